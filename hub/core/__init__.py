@@ -1,0 +1,1 @@
+"""The hub core: record model, hooks, plugin manager, router, store, daemon, CLI."""

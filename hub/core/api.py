@@ -1,0 +1,273 @@
+"""The daemon's HTTP API (FastAPI). OpenAPI at ``/openapi.json``."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+from datetime import datetime
+from typing import Annotated, Any
+
+import structlog
+from fastapi import Depends, FastAPI, Header, HTTPException, Query, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.openapi.utils import get_openapi
+from fastapi.responses import JSONResponse, Response
+from pydantic import BaseModel, ValidationError
+from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from hub import __version__
+from hub.core.auth import may_act_for, require_client
+from hub.core.config import ClientConfig
+from hub.core.errors import IntakeRejected
+from hub.core.hub import Hub
+from hub.core.intake import Intake
+from hub.core.problems import field_problems, from_rejection, from_validation_error, problem
+from hub.core.record import Record, RecordStatus, Submission
+
+log = structlog.get_logger("hub.api")
+
+
+class Acknowledgement(BaseModel):
+    id: str
+    status: str
+
+
+class BodyLimit:
+    """Refuse request bodies over ``limit`` bytes before they are read whole (413)."""
+
+    def __init__(self, app: ASGIApp, limit: int):
+        self.app = app
+        self.limit = limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope["headers"]).get(b"content-length")
+        if declared is not None and declared.isdigit() and int(declared) > self.limit:
+            await self._too_large(scope, receive, send)
+            return
+        seen = 0
+
+        async def limited() -> Message:
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > self.limit:
+                    raise _TooLarge
+            return message
+
+        try:
+            await self.app(scope, limited, send)
+        except _TooLarge:
+            await self._too_large(scope, receive, send)
+
+    async def _too_large(self, scope: Scope, receive: Receive, send: Send) -> None:
+        response = problem(
+            413, "Request body too large", f"the limit is {self.limit} bytes", kind="too-large"
+        )
+        await response(scope, receive, send)
+
+
+class _TooLarge(Exception):
+    pass
+
+
+def _cursor(at: datetime, rid: str) -> str:
+    return base64.urlsafe_b64encode(f"{at.isoformat()}|{rid}".encode()).decode()
+
+
+def _parse_cursor(cursor: str) -> tuple[datetime, str]:
+    try:
+        at, rid = base64.urlsafe_b64decode(cursor.encode()).decode().split("|", 1)
+        return datetime.fromisoformat(at), rid
+    except (ValueError, binascii.Error, UnicodeDecodeError):
+        raise IntakeRejected.one(
+            "cursor", "format", "not a cursor returned by this API", status_code=400
+        ) from None
+
+
+def create_app(hub: Hub) -> FastAPI:
+    app = FastAPI(
+        title="hub",
+        version=__version__,
+        description="Integration hub for municipal e-government: intake and status API",
+    )
+    app.state.hub = hub
+    intake: Intake = hub.intake
+    write = Depends(require_client("records:write"))
+    read = Depends(require_client("records:read"))
+    admin = Depends(require_client("admin"))
+
+    @app.exception_handler(IntakeRejected)
+    async def _rejected(_: Request, exc: IntakeRejected) -> JSONResponse:
+        return from_rejection(exc)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
+        return from_rejection(IntakeRejected(field_problems(exc.errors()), status_code=400))
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        return problem(
+            exc.status_code,
+            str(exc.detail),
+            kind=f"http-{exc.status_code}",
+            headers=getattr(exc, "headers", None),
+        )
+
+    @app.exception_handler(Exception)
+    async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
+        log.error("request_failed", error=type(exc).__name__)
+        return problem(500, "Internal error", "the error was logged", kind="internal")
+
+    @app.post(
+        "/v1/records",
+        status_code=202,
+        response_model=Acknowledgement,
+        openapi_extra={
+            "requestBody": {
+                "required": True,
+                "content": {
+                    "application/json": {"schema": {"$ref": "#/components/schemas/Submission"}}
+                },
+            }
+        },
+        responses={400: {}, 401: {}, 403: {}, 409: {}, 413: {}, 415: {}, 422: {}},
+    )
+    async def submit_record(
+        request: Request,
+        client: ClientConfig = write,
+        idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key")] = None,
+    ) -> Response:
+        """Accept an application. The record is durable when this answers 202."""
+        ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
+        if ctype != "application/json" and not ctype.endswith("+json"):
+            return problem(
+                415,
+                "Unsupported media type",
+                "send application/json",
+                kind="unsupported-media-type",
+            )
+        body = await request.body()
+        try:
+            sub = Submission.model_validate_json(body)
+        except ValidationError as exc:
+            return from_rejection(from_validation_error(exc))
+        if not may_act_for(client, sub.municipality.ars):
+            raise IntakeRejected.one(
+                "municipality.ars",
+                "client_municipality",
+                f"client {client.name!r} may not submit for this municipality",
+                status_code=403,
+            )
+        claim = None
+        for provider in hub.registry.identity_providers.values():
+            claim = provider.identify(request)
+            if claim is not None:
+                break
+        kwargs: dict[str, Any] = {
+            "client": client.name,
+            "idempotency_key": idempotency_key,
+            "identity": claim,
+        }
+        if hub.registry.enrichers:  # enrichers may do blocking I/O: keep it off the event loop
+            item = await run_in_threadpool(lambda: intake.prepare(sub, **kwargs))
+        else:
+            item = intake.prepare(sub, **kwargs)
+        accepted = intake.resolve(await asyncio.wrap_future(intake.committer.submit(item)))
+        headers = {"Location": f"/v1/records/{accepted.record_id}"}
+        if accepted.replayed:
+            headers["Idempotent-Replayed"] = "true"
+        return JSONResponse(
+            {"id": accepted.record_id, "status": accepted.status}, status_code=202, headers=headers
+        )
+
+    def _visible(client: ClientConfig, record_id: str) -> None:
+        owner = hub.store.record_owner(record_id)
+        if owner is None or not may_act_for(client, owner[1]):
+            raise HTTPException(404, "no such record")
+
+    @app.get("/v1/records/{record_id}", response_model=Record, responses={401: {}, 404: {}})
+    def get_record(record_id: str, client: ClientConfig = read) -> Any:
+        """The record with its status per adapter and its history."""
+        _visible(client, record_id)
+        return hub.store.get_record(record_id)
+
+    @app.get("/v1/records")
+    def list_records(
+        client: ClientConfig = read,
+        status: RecordStatus | None = None,
+        limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+        cursor: str | None = None,
+    ) -> dict[str, Any]:
+        """Records the client may see, newest first; pass ``next`` back as ``cursor``."""
+        rows = hub.store.list_records(
+            status=status.value if status else None,
+            ars_patterns=client.municipalities,
+            limit=limit,
+            before=_parse_cursor(cursor) if cursor else None,
+        )
+        nxt = _cursor(rows[-1].received_at, rows[-1].id) if len(rows) == limit else None
+        return {"items": [r.as_dict() for r in rows], "next": nxt}
+
+    @app.post("/v1/records/{record_id}/retry", status_code=202, responses={404: {}, 409: {}})
+    def retry_record(record_id: str, client: ClientConfig = admin) -> dict[str, Any]:
+        """Queue a record's dead-lettered deliveries again with fresh attempts."""
+        _visible(client, record_id)
+        changes = hub.store.retry_dead_letters(record_id)
+        if not changes:
+            raise HTTPException(409, "the record has no dead-lettered delivery")
+        hub.notify(changes)
+        if hub.dispatcher is not None:
+            hub.dispatcher.wake()
+        retried = sorted({c.adapter for c in changes if c.adapter})
+        return {"id": record_id, "retried": retried}
+
+    @app.get("/v1/dead-letters")
+    def dead_letters(
+        client: ClientConfig = admin, limit: Annotated[int, Query(ge=1, le=1000)] = 100
+    ) -> dict[str, Any]:
+        return {"items": hub.store.dead_letters(limit)}
+
+    @app.get("/livez", include_in_schema=False)
+    def livez() -> dict[str, str]:
+        return {"status": "alive"}
+
+    @app.get("/readyz", include_in_schema=False)
+    def readyz() -> Response:
+        try:
+            hub.store.ping()
+        except Exception as exc:
+            return problem(503, "Store unavailable", type(exc).__name__, kind="not-ready")
+        if hub.dispatcher is not None and not hub.dispatcher.alive:
+            return problem(503, "Delivery workers are not running", kind="not-ready")
+        return JSONResponse({"status": "ready"})
+
+    @app.get("/metrics", include_in_schema=False)
+    def metrics() -> Response:
+        return Response(hub.metrics.render(), media_type="text/plain; version=0.0.4")
+
+    for router in hub.plugins.routers(hub):
+        app.include_router(router)
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            spec = get_openapi(
+                title=app.title, version=app.version, description=app.description, routes=app.routes
+            )
+            schemas = spec.setdefault("components", {}).setdefault("schemas", {})
+            sub = Submission.model_json_schema(ref_template="#/components/schemas/{model}")
+            for name, definition in sub.pop("$defs", {}).items():
+                schemas.setdefault(name, definition)
+            schemas["Submission"] = sub
+            app.openapi_schema = spec
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+    app.add_middleware(BodyLimit, limit=hub.config.server.max_body_bytes)
+    return app

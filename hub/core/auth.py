@@ -1,0 +1,58 @@
+"""API clients: bearer tokens checked by SHA-256, scopes, and the municipalities they serve."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from collections.abc import Callable
+
+from fastapi import HTTPException, Request
+
+from hub.core.config import ClientConfig
+
+_BEARER = "bearer "
+
+
+def token_sha256(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def find_client(clients: list[ClientConfig], authorization: str | None) -> ClientConfig | None:
+    if not authorization or not authorization.lower().startswith(_BEARER):
+        return None
+    digest = token_sha256(authorization[len(_BEARER) :].strip())
+    found = None
+    for client in clients:  # compare against every client: timing says nothing about which
+        if hmac.compare_digest(client.token_sha256, digest):
+            found = client
+    return found
+
+
+def may_act_for(client: ClientConfig, ars: str) -> bool:
+    for pattern in client.municipalities:
+        if (
+            pattern == "*"
+            or pattern == ars
+            or (pattern.endswith("*") and ars.startswith(pattern[:-1]))
+        ):
+            return True
+    return False
+
+
+def require_client(scope: str) -> Callable[[Request], ClientConfig]:
+    """FastAPI dependency: the authenticated client, which must hold ``scope``."""
+
+    def dependency(request: Request) -> ClientConfig:
+        clients = request.app.state.hub.config.clients
+        client = find_client(clients, request.headers.get("authorization"))
+        if client is None:
+            raise HTTPException(
+                401,
+                "a valid bearer token is required",
+                headers={"WWW-Authenticate": 'Bearer realm="hub"'},
+            )
+        if scope not in client.scopes:
+            raise HTTPException(403, f"client {client.name!r} lacks the scope {scope!r}")
+        return client
+
+    return dependency

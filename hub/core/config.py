@@ -1,0 +1,178 @@
+"""Configuration: one TOML file (``hub.toml`` or ``--config``), every value overridable by
+``HUB_<SECTION>__<KEY>`` environment variables (pydantic-settings does the merge), secrets only by
+reference (``env:NAME`` or ``file:PATH``).
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationError,
+    field_validator,
+)
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+from hub.core.errors import ConfigurationError
+from hub.core.record import Channel
+
+CONFIG_ENV = "HUB_CONFIG"
+DEFAULT_CONFIG = "hub.toml"
+
+Scope = Literal["records:write", "records:read", "admin"]
+ArsPattern = Annotated[str, StringConstraints(pattern=r"^(\*|[0-9]{1,12}\*?)$")]
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ServerConfig(_Section):
+    host: str = "127.0.0.1"
+    port: int = Field(default=8080, ge=0, le=65535)
+    max_body_bytes: int = Field(default=2_000_000, ge=1024, description="Intake request size limit")
+    access_log: bool = False
+
+
+class StoreConfig(_Section):
+    url: str = "sqlite:///var/hub.db"
+    auto_migrate: bool = Field(default=True, description="Upgrade the schema when the hub starts")
+    intake_batch_max: int = Field(default=512, ge=1, description="Records per group commit")
+
+
+class ClientConfig(_Section):
+    name: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.\-]{1,64}$")]
+    token_sha256: Annotated[str, StringConstraints(pattern=r"^[0-9a-fA-F]{64}$")]
+    scopes: list[Scope] = Field(default_factory=list)
+    municipalities: list[ArsPattern] = Field(
+        default_factory=list, description="ARS list (or prefixes ending in '*'), or ['*']"
+    )
+
+    @field_validator("token_sha256")
+    @classmethod
+    def _lower(cls, v: str) -> str:
+        return v.lower()
+
+
+class RouteConfig(_Section):
+    leika: str | None = Field(default=None, description="Glob on the LeiKa key, e.g. 99115005*")
+    ars: str | None = Field(default=None, description="Glob on the ARS, e.g. 05111*")
+    channel: Channel | None = None
+    adapters: list[str] = Field(min_length=1)
+
+
+class DeliveryConfig(_Section):
+    workers: int = Field(default=2, ge=0, description="Delivery threads per process")
+    batch_size: int = Field(default=32, ge=1, le=1000)
+    lease_seconds: float = Field(default=60.0, gt=0)
+    max_attempts: int = Field(default=12, ge=1)
+    max_age_seconds: float = Field(default=3 * 86400, gt=0)
+    backoff_initial: float = Field(default=2.0, gt=0)
+    backoff_max: float = Field(default=900.0, gt=0)
+    poll_interval: float = Field(default=0.5, gt=0)
+    timeout: float = Field(default=30.0, gt=0, description="HTTP timeout given to adapters")
+    drain_seconds: float = Field(default=30.0, ge=0, description="SIGTERM grace for in-flight work")
+
+
+class LoggingConfig(_Section):
+    level: Literal["debug", "info", "warning", "error"] = "info"
+    format: Literal["json", "console"] = "json"
+
+
+class HubConfig(BaseSettings):
+    """The whole configuration. Plugin settings live under ``[plugins.<name>]``."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="HUB_", env_nested_delimiter="__", extra="forbid", case_sensitive=False
+    )
+
+    server: ServerConfig = Field(default_factory=ServerConfig)
+    store: StoreConfig = Field(default_factory=StoreConfig)
+    delivery: DeliveryConfig = Field(default_factory=DeliveryConfig)
+    logging: LoggingConfig = Field(default_factory=LoggingConfig)
+    clients: list[ClientConfig] = Field(default_factory=list)
+    routes: list[RouteConfig] = Field(default_factory=list)
+    adapters: dict[str, dict[str, Any]] = Field(
+        default_factory=dict, description="Adapter instances; `type` defaults to the table name"
+    )
+    channels: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    plugins: dict[str, dict[str, Any]] = Field(default_factory=dict)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # The file's values arrive as init kwargs; the environment overrides them.
+        return (env_settings, init_settings)
+
+    def adapter_type(self, instance: str) -> str:
+        return str(self.adapters.get(instance, {}).get("type", instance))
+
+
+def load_config(path: str | os.PathLike[str] | None = None, *, required: bool = False) -> HubConfig:
+    """Read the TOML file (``path``, else ``$HUB_CONFIG``, else ``./hub.toml`` if present)."""
+    chosen = path or os.environ.get(CONFIG_ENV)
+    data: dict[str, Any] = {}
+    if chosen is None and Path(DEFAULT_CONFIG).is_file():
+        chosen = DEFAULT_CONFIG
+    if chosen is not None:
+        file = Path(chosen)
+        try:
+            data = tomllib.loads(file.read_text(encoding="utf-8"))
+        except FileNotFoundError as exc:
+            raise ConfigurationError(f"config file {file} does not exist") from exc
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigurationError(f"config file {file} is not valid TOML: {exc}") from exc
+    elif required:
+        raise ConfigurationError("no config file given (--config, $HUB_CONFIG or ./hub.toml)")
+    return config_from_dict(data)
+
+
+def config_from_dict(data: dict[str, Any]) -> HubConfig:
+    try:
+        return HubConfig(**data)
+    except ValidationError as exc:
+        lines = [
+            f"  {'.'.join(str(p) for p in err['loc']) or '(top)'}: {err['msg']}"
+            for err in exc.errors()
+        ]
+        raise ConfigurationError("invalid configuration:\n" + "\n".join(lines)) from None
+
+
+def resolve_secret(value: Any, where: str) -> str:
+    """Resolve a secret given by reference: ``env:NAME``, ``file:PATH``, ``{env=…}``/``{file=…}``.
+
+    Inline secrets are refused: config files get copied, committed and printed by ``hub config
+    show``; a reference keeps the secret itself out of all three.
+    """
+    if isinstance(value, dict) and len(value) == 1:
+        ((kind, ref),) = value.items()
+    elif isinstance(value, str) and value.partition(":")[0] in ("env", "file"):
+        kind, _, ref = value.partition(":")
+    else:
+        raise ConfigurationError(
+            f"{where}: secrets are given by reference, as 'env:NAME' or 'file:PATH'"
+        )
+    if kind == "env":
+        secret = os.environ.get(str(ref))
+        if not secret:
+            raise ConfigurationError(f"{where}: environment variable {ref} is not set")
+        return secret
+    if kind == "file":
+        try:
+            return Path(str(ref)).read_text(encoding="utf-8").strip()
+        except OSError as exc:
+            raise ConfigurationError(f"{where}: cannot read secret file {ref}: {exc}") from exc
+    raise ConfigurationError(f"{where}: unknown secret reference kind {kind!r}")

@@ -1,0 +1,72 @@
+"""What the core hands to plugin code: delivery, enrichment and check contexts."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import httpx
+import structlog
+
+if TYPE_CHECKING:  # pragma: no cover
+    from hub.core.hub import Hub
+
+T = TypeVar("T")
+
+
+@dataclass
+class DeliveryContext:
+    """Everything an adapter's ``deliver`` may use; nothing else is needed from the core."""
+
+    hub: Hub
+    record_id: str
+    adapter: str
+    attempt: int
+    settings: dict[str, Any]
+    http: httpx.Client
+    log: structlog.stdlib.BoundLogger
+
+    @property
+    def idempotency_key(self) -> str:
+        """Stable across retries: one key per record and adapter."""
+        return f"{self.record_id}:{self.adapter}"
+
+    def step(self, name: str, fn: Callable[[], T]) -> T:
+        """Run a side effect once per record and adapter, across retries and crashes.
+
+        If step ``name`` succeeded on an earlier attempt, its stored result is returned and ``fn``
+        is not called. Otherwise ``fn()`` runs and its (JSON-serialisable) result is committed
+        before ``step`` returns. A crash between the side effect and the commit repeats the side
+        effect, so remote calls should carry :attr:`idempotency_key` or be checkable (XTA's
+        transport report, FIT-Connect's submission id).
+        """
+        done, result = self.hub.store.checkpoint_get(self.record_id, self.adapter, name)
+        if done:
+            self.log.debug("step_skipped", step=name)
+            return result
+        result = fn()
+        self.hub.store.checkpoint_put(self.record_id, self.adapter, name, result)
+        return result
+
+    def report_status(self, status: str, detail: str | None = None) -> None:
+        """Record a status the backend reported (e.g. ``in_bearbeitung``) in the history."""
+        self.hub.report_status(self.record_id, status, detail, adapter=self.adapter)
+
+
+@dataclass
+class EnrichContext:
+    hub: Hub
+    client: str
+    log: structlog.stdlib.BoundLogger = field(
+        default_factory=lambda: structlog.get_logger("hub.enrich")
+    )
+
+
+@dataclass
+class CheckContext:
+    hub: Hub
+    adapter: str
+    settings: dict[str, Any]
+    http: httpx.Client
+    log: structlog.stdlib.BoundLogger

@@ -1,0 +1,157 @@
+"""Hook specifications: the whole public plugin surface of the hub.
+
+Registration hooks receive a ``register`` callback instead of returning values, so the core keeps
+control of names, duplicates and validation (a clash is a configuration error at start-up, not a
+silent override). Every hook is documented in ``docs/plugins.md``; a test fails when one is not.
+
+Implement a hook with ``@hub.hookimpl`` in a module named by an entry point of the group ``hub``::
+
+    [project.entry-points.hub]
+    my_connector = "my_connector.plugin"
+
+A hook implementation may accept any subset of the arguments listed here.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import pluggy
+
+if TYPE_CHECKING:  # pragma: no cover - imports for annotations only
+    import click
+
+    from hub.core.hub import Hub
+    from hub.core.registry import (
+        RegisterAdapter,
+        RegisterChannel,
+        RegisterEnricher,
+        RegisterIdentityProvider,
+        RegisterPayloadSchema,
+        RegisterRoute,
+    )
+
+hookspec = pluggy.HookspecMarker("hub")
+hookimpl = pluggy.HookimplMarker("hub")
+
+
+@hookspec
+def register_adapters(register: RegisterAdapter) -> None:
+    """Register adapter types that deliver records to a backend.
+
+    Call ``register(name, factory, description=...)`` once per adapter type. ``factory(settings,
+    hub)`` is called at start-up for every ``[adapters.<instance>]`` table whose ``type`` (default:
+    the table name) is ``name``; ``settings`` is that table as a dict. It returns an object with
+
+    * ``deliver(record, ctx) -> dict | None`` (required, synchronous): hand the record over. Raise
+      :class:`hub.TransientError` to retry later, :class:`hub.PermanentError` to dead-letter.
+      ``ctx`` is a :class:`hub.DeliveryContext` (settings, httpx client, bound logger,
+      checkpointed ``ctx.step``). A returned dict is stored as the delivery's receipt.
+    * ``check(ctx) -> str | None`` (optional): configuration/connectivity check for ``hub doctor``;
+      return a short success text, raise :class:`hub.ConfigurationError` or an adapter error.
+
+    The factory raises :class:`hub.ConfigurationError` for unusable settings; the hub then refuses
+    to start.
+    """
+
+
+@hookspec
+def register_channels(register: RegisterChannel) -> None:
+    """Register intake channels: long-running sources of records (pollers, mailbox readers).
+
+    Call ``register(name, factory)``. For each configured ``[channels.<name>]`` table the daemon
+    calls ``factory(settings, hub)`` and runs the returned object's ``run(stop)`` in a thread of
+    its own, where ``stop`` is a :class:`threading.Event` set at shutdown. A channel submits with
+    ``hub.intake.submit(submission, client=..., idempotency_key=...)``; it must only acknowledge
+    upstream after that call has returned (the record is then durable).
+    """
+
+
+@hookspec
+def register_enrichers(register: RegisterEnricher) -> None:
+    """Register record enrichers/validators that run on every submission before it is stored.
+
+    Call ``register(name, enricher, order=100)``; enrichers run in ascending ``order``.
+    ``enricher(record, ctx)`` receives the draft :class:`hub.Record` (mutable) and an
+    :class:`hub.EnrichContext`; it may fill fields (service name, OZG id, responsible
+    authority) or raise :class:`hub.IntakeRejected` naming the field and rule. It must not block
+    intake on a slow or failing remote service: degrade and carry on.
+    """
+
+
+@hookspec
+def register_identity_providers(register: RegisterIdentityProvider) -> None:
+    """Register identity providers that vouch for the applicant of an HTTP submission.
+
+    Call ``register(name, provider)``. ``provider.identify(request)`` receives the Starlette
+    request of ``POST /v1/records`` and returns a :class:`hub.IdentityClaim` (identity with trust
+    level, plus applicant fields as the provider delivered them) or ``None`` when the request has
+    no session of this provider. A claim overrides the applicant data the client sent.
+    """
+
+
+@hookspec
+def register_payload_schemas(register: RegisterPayloadSchema) -> None:
+    """Register JSON Schemas for the ``payload`` of records of a service.
+
+    Call ``register(pattern, schema)`` where ``pattern`` is a full 14-digit LeiKa key or a prefix
+    ending in ``*`` (``"99115005104*"``). The most specific pattern wins. Intake validates the
+    payload against it (JSON Schema 2020-12) and rejects with the failing path and keyword.
+    """
+
+
+@hookspec
+def register_routes(register: RegisterRoute, hub: Hub) -> None:
+    """Add HTTP routes to the daemon.
+
+    Call ``register(router)`` with a :class:`fastapi.APIRouter`; its routes are mounted into the
+    hub's app and appear in ``/openapi.json``. ``hub`` gives access to config, store and intake.
+    Plugin routes authenticate on their own terms (callbacks carry HMACs, devices their
+    credentials); use :func:`hub.require_client` for the hub's bearer tokens.
+    """
+
+
+@hookspec
+def register_commands(cli: click.Group) -> None:
+    """Add subcommands to the ``hub`` command line.
+
+    Attach commands to ``cli`` (``@cli.command()`` or ``cli.add_command(group)``). Commands get the
+    loaded :class:`hub.Hub` with ``hub.core.cli.pass_hub``.
+    """
+
+
+@hookspec
+def record_status_changed(
+    hub: Hub, record_id: str, status: str, adapter: str | None, detail: str | None
+) -> None:
+    """Be told after a record's status changed and the change is committed.
+
+    Called for the core lifecycle (``accepted``, ``delivering``, ``delivered``, ``dead_letter``)
+    and for statuses reported by backends through :meth:`hub.Hub.report_status` (for example the
+    Meldebehörde's ``in_bearbeitung``). ``adapter`` names the delivery the change belongs to, or is
+    ``None`` for the record as a whole. Runs in the thread that made the change; keep it quick,
+    and never raise to veto: the change is already durable. Exceptions are logged and dropped.
+    """
+
+
+@hookspec
+def hub_startup(hub: Hub) -> None:
+    """Called once the hub is configured and its store is migrated, before serving.
+
+    Use it to prepare plugin state (load a catalogue, open a mailbox). Raise
+    :class:`hub.ConfigurationError` to refuse to start.
+    """
+
+
+@hookspec
+def hub_shutdown(hub: Hub) -> None:
+    """Called once when the hub stops, after in-flight deliveries have drained."""
+
+
+def all_hook_names() -> list[str]:
+    """Names of every hook specification, for documentation checks and ``hub plugins``."""
+    return sorted(
+        name
+        for name, value in globals().items()
+        if callable(value) and hasattr(value, "hub_spec")  # set by HookspecMarker("hub")
+    )

@@ -1,0 +1,125 @@
+"""The composition root: one :class:`Hub` holds config, plugins, store, router and intake."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
+
+import httpx
+import structlog
+
+from hub.core.config import HubConfig
+from hub.core.errors import ConfigurationError
+from hub.core.intake import Intake
+from hub.core.metrics import Metrics
+from hub.core.plugins import PluginManager
+from hub.core.registry import Adapter, Registry
+from hub.core.routing import Router
+from hub.core.store import Accepted, IdempotencyConflict, NewRecord, StatusChange, Store
+
+if TYPE_CHECKING:  # pragma: no cover
+    from hub.core.dispatch import Dispatcher
+
+log = structlog.get_logger("hub")
+
+
+class Hub:
+    """A configured hub. Cheap to build; :meth:`start` migrates and runs start-up hooks."""
+
+    def __init__(self, config: HubConfig, plugins: PluginManager | None = None):
+        self.config = config
+        self.plugins = plugins if plugins is not None else PluginManager()
+        self.store = Store(config.store.url)
+        self.registry: Registry = self.plugins.collect(self)
+        self.router = Router(config.routes, set(config.adapters))
+        for instance in config.adapters:
+            kind = config.adapter_type(instance)
+            if kind not in self.registry.adapter_types:
+                known = ", ".join(sorted(self.registry.adapter_types)) or "none"
+                raise ConfigurationError(
+                    f"[adapters.{instance}]: no plugin provides adapter type {kind!r} "
+                    f"(available: {known})"
+                )
+        self.metrics = Metrics(self)
+        self.intake = Intake(self)
+        self.dispatcher: Dispatcher | None = None
+        self._started = False
+        self._lock = threading.Lock()
+
+    @cached_property
+    def http(self) -> httpx.Client:
+        """The shared HTTP client adapters use (connection pooling, one timeout policy)."""
+        return httpx.Client(timeout=self.config.delivery.timeout, follow_redirects=False)
+
+    @cached_property
+    def adapters(self) -> dict[str, Adapter]:
+        """Adapter instances by name, built on first use (admin commands never need them)."""
+        built: dict[str, Adapter] = {}
+        for instance, settings in self.config.adapters.items():
+            kind = self.registry.adapter_types[self.config.adapter_type(instance)]
+            try:
+                adapter = kind.factory(dict(settings), self)
+            except ConfigurationError as exc:
+                raise ConfigurationError(f"[adapters.{instance}]: {exc}") from exc
+            if not callable(getattr(adapter, "deliver", None)):
+                raise ConfigurationError(f"[adapters.{instance}]: {kind.name} has no deliver()")
+            built[instance] = adapter
+        return built
+
+    # --- lifecycle -----------------------------------------------------------------------------
+
+    def start(self, *, intake_thread: bool = True) -> None:
+        with self._lock:
+            if self._started:
+                return
+            if self.config.store.auto_migrate:
+                self.store.migrate()
+            self.plugins.startup(self)
+            if intake_thread:
+                self.intake.committer.start()
+            self._started = True
+
+    def close(self) -> None:
+        with self._lock:
+            self.intake.committer.stop()
+            if self._started:
+                self.plugins.shutdown(self)
+                self._started = False
+            if "http" in self.__dict__:
+                self.http.close()
+            self.store.dispose()
+
+    # --- notifications -------------------------------------------------------------------------
+
+    def after_intake(self, results: list[tuple[NewRecord, Accepted | IdempotencyConflict]]) -> None:
+        fresh = [(item, r) for item, r in results if isinstance(r, Accepted) and not r.replayed]
+        for item, _ in fresh:
+            self.metrics.accepted.labels(item.record.channel.value).inc()
+        if fresh:
+            if self.dispatcher is not None:
+                self.dispatcher.wake()
+            self.notify(StatusChange(r.record_id, "accepted", None) for _, r in fresh)
+
+    def notify(self, changes: Iterable[StatusChange]) -> None:
+        for change in changes:
+            self.plugins.status_changed(
+                self, change.record_id, change.status, change.adapter, change.detail
+            )
+
+    def report_status(
+        self, record_id: str, status: str, detail: str | None = None, adapter: str | None = None
+    ) -> None:
+        """Record a status reported by a backend or channel and tell the status hooks."""
+        if not self.store.add_history(record_id, status, adapter, detail):
+            raise KeyError(record_id)
+        self.notify([StatusChange(record_id, status, adapter, detail)])
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "adapters": {name: self.config.adapter_type(name) for name in self.config.adapters},
+            "adapter_types": sorted(self.registry.adapter_types),
+            "payload_schemas": self.registry.payload_schemas.patterns(),
+            "enrichers": [e.name for e in self.registry.enrichers],
+        }

@@ -1,0 +1,199 @@
+"""What plugins register, and the callbacks they register it with.
+
+Each ``register`` callback checks names and shapes at once, so a broken plugin fails at start-up
+with its own name in the message rather than later in a worker.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+
+import jsonschema
+from jsonschema.validators import Draft202012Validator
+
+from hub.core.errors import ConfigurationError, FieldProblem
+from hub.core.record import Applicant, Identity
+
+if TYPE_CHECKING:  # pragma: no cover
+    from fastapi import APIRouter
+    from starlette.requests import Request
+
+    from hub.core.context import DeliveryContext, EnrichContext
+    from hub.core.hub import Hub
+    from hub.core.record import Record
+
+_NAME = re.compile(r"^[a-z][a-z0-9_\-]{0,63}$")
+
+
+def _check_name(kind: str, name: str, taken: Mapping[str, Any]) -> None:
+    if not isinstance(name, str) or not _NAME.match(name):
+        raise ConfigurationError(f"{kind} name {name!r} must match {_NAME.pattern}")
+    if name in taken:
+        raise ConfigurationError(f"{kind} {name!r} is registered twice")
+
+
+# --- adapters --------------------------------------------------------------------------------
+
+
+@runtime_checkable
+class Adapter(Protocol):
+    """A configured adapter instance. ``check(ctx)`` is optional (used by ``hub doctor``)."""
+
+    def deliver(self, record: Record, ctx: DeliveryContext) -> dict[str, Any] | None: ...
+
+
+AdapterFactory = Callable[[dict[str, Any], "Hub"], Adapter]
+
+
+@dataclass(frozen=True)
+class AdapterType:
+    name: str
+    factory: AdapterFactory
+    description: str = ""
+    plugin: str = ""
+
+
+class RegisterAdapter(Protocol):
+    def __call__(self, name: str, factory: AdapterFactory, *, description: str = "") -> None: ...
+
+
+# --- channels --------------------------------------------------------------------------------
+
+
+class Channel(Protocol):
+    def run(self, stop: threading.Event) -> None: ...
+
+
+ChannelFactory = Callable[[dict[str, Any], "Hub"], Channel]
+
+
+@dataclass(frozen=True)
+class ChannelType:
+    name: str
+    factory: ChannelFactory
+    plugin: str = ""
+
+
+class RegisterChannel(Protocol):
+    def __call__(self, name: str, factory: ChannelFactory) -> None: ...
+
+
+# --- enrichers -------------------------------------------------------------------------------
+
+EnricherFn = Callable[["Record", "EnrichContext"], None]
+
+
+@dataclass(frozen=True)
+class Enricher:
+    name: str
+    fn: EnricherFn
+    order: int = 100
+    plugin: str = ""
+
+
+class RegisterEnricher(Protocol):
+    def __call__(self, name: str, enricher: EnricherFn, *, order: int = 100) -> None: ...
+
+
+# --- identity providers ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class IdentityClaim:
+    """What an identity provider vouches for: the identity and applicant data as delivered."""
+
+    identity: Identity
+    applicant: Mapping[str, Any] = field(default_factory=dict)
+
+    def applicant_model(self) -> Applicant:
+        data = dict(self.applicant)
+        data["identity"] = self.identity
+        return Applicant.model_validate(data)
+
+
+class IdentityProvider(Protocol):
+    def identify(self, request: Request) -> IdentityClaim | None: ...
+
+
+class RegisterIdentityProvider(Protocol):
+    def __call__(self, name: str, provider: IdentityProvider) -> None: ...
+
+
+# --- payload schemas -------------------------------------------------------------------------
+
+_PATTERN = re.compile(r"^99[0-9]{0,12}\*$|^99[0-9]{12}$")
+
+
+class PayloadSchemas:
+    """LeiKa key pattern → compiled JSON Schema; the most specific pattern wins."""
+
+    def __init__(self) -> None:
+        self._by_pattern: dict[str, tuple[Draft202012Validator, str]] = {}
+
+    def register(self, pattern: str, schema: Mapping[str, Any], plugin: str = "") -> None:
+        if not isinstance(pattern, str) or not _PATTERN.match(pattern):
+            raise ConfigurationError(
+                f"payload schema pattern {pattern!r} from {plugin or 'a plugin'} must be a "
+                "14-digit LeiKa key or a key prefix ending in '*'"
+            )
+        if pattern in self._by_pattern:
+            raise ConfigurationError(f"payload schema for {pattern!r} is registered twice")
+        try:
+            Draft202012Validator.check_schema(schema)
+        except jsonschema.SchemaError as exc:
+            raise ConfigurationError(
+                f"payload schema for {pattern!r} from {plugin or 'a plugin'} is invalid: "
+                f"{exc.message}"
+            ) from exc
+        self._by_pattern[pattern] = (Draft202012Validator(schema), plugin)
+
+    def patterns(self) -> list[str]:
+        return sorted(self._by_pattern)
+
+    def for_key(self, leika_key: str) -> Draft202012Validator | None:
+        exact = self._by_pattern.get(leika_key)
+        if exact:
+            return exact[0]
+        prefixes = [
+            (len(pattern), validator)
+            for pattern, (validator, _) in self._by_pattern.items()
+            if pattern.endswith("*") and leika_key.startswith(pattern[:-1])
+        ]
+        best = max(prefixes, key=lambda pv: pv[0], default=None)
+        return best[1] if best else None
+
+    def problems(self, leika_key: str, payload: Mapping[str, Any]) -> list[FieldProblem]:
+        validator = self.for_key(leika_key)
+        if validator is None:
+            return []
+        found = []
+        for err in sorted(validator.iter_errors(payload), key=lambda e: list(e.absolute_path)):
+            path = ".".join(str(p) for p in ("payload", *err.absolute_path))
+            found.append(FieldProblem(path, f"schema:{err.validator}", err.message))
+        return found
+
+
+class RegisterPayloadSchema(Protocol):
+    def __call__(self, pattern: str, schema: Mapping[str, Any]) -> None: ...
+
+
+# --- routes ----------------------------------------------------------------------------------
+
+
+class RegisterRoute(Protocol):
+    def __call__(self, router: APIRouter) -> None: ...
+
+
+@dataclass
+class Registry:
+    """Everything the loaded plugins registered, collected once at start-up."""
+
+    adapter_types: dict[str, AdapterType] = field(default_factory=dict)
+    channel_types: dict[str, ChannelType] = field(default_factory=dict)
+    enrichers: list[Enricher] = field(default_factory=list)
+    identity_providers: dict[str, IdentityProvider] = field(default_factory=dict)
+    payload_schemas: PayloadSchemas = field(default_factory=PayloadSchemas)

@@ -1,0 +1,105 @@
+"""Tables of the hub's store (SQLAlchemy Core). Alembic migrations create them; a test checks
+that the migrations and these definitions agree."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.engine import Dialect
+from sqlalchemy.types import TypeDecorator
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """Stored as naive UTC on every backend, returned as aware UTC."""
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: Any, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the store")
+        return value.astimezone(UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        return None if value is None else value.replace(tzinfo=UTC)
+
+
+# SQLite only auto-increments INTEGER PRIMARY KEY; PostgreSQL gets a BIGINT identity.
+BigId = BigInteger().with_variant(Integer(), "sqlite")
+
+metadata = MetaData()
+
+records = Table(
+    "records",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("client", String(64), nullable=False),
+    Column("idempotency_key", String(255)),
+    Column("body_sha256", String(64), nullable=False),
+    Column("leika_key", String(14), nullable=False),
+    Column("ars", String(12), nullable=False),
+    Column("channel", String(16), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("received_at", UtcDateTime(), nullable=False),
+    Column("updated_at", UtcDateTime(), nullable=False),
+    Column("data", Text, nullable=False),
+    UniqueConstraint("client", "idempotency_key", name="uq_records_client_idempotency_key"),
+    Index("ix_records_status_received", "status", "received_at"),
+)
+
+deliveries = Table(
+    "deliveries",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("record_id", String(36), ForeignKey("records.id", ondelete="CASCADE"), nullable=False),
+    Column("adapter", String(64), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("next_attempt_at", UtcDateTime(), nullable=False),
+    Column("lease_owner", String(64)),
+    Column("lease_expires_at", UtcDateTime()),
+    Column("last_error", Text),
+    Column("receipt", Text),
+    Column("created_at", UtcDateTime(), nullable=False),
+    Column("delivered_at", UtcDateTime()),
+    UniqueConstraint("record_id", "adapter", name="uq_deliveries_record_adapter"),
+    Index("ix_deliveries_due", "status", "next_attempt_at"),
+)
+
+history = Table(
+    "history",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("record_id", String(36), ForeignKey("records.id", ondelete="CASCADE"), nullable=False),
+    Column("at", UtcDateTime(), nullable=False),
+    Column("status", String(64), nullable=False),
+    Column("adapter", String(64)),
+    Column("detail", Text),
+    Index("ix_history_record", "record_id", "id"),
+)
+
+checkpoints = Table(
+    "checkpoints",
+    metadata,
+    Column("record_id", String(36), ForeignKey("records.id", ondelete="CASCADE"), primary_key=True),
+    Column("adapter", String(64), primary_key=True),
+    Column("step", String(128), primary_key=True),
+    Column("result", Text, nullable=False),
+    Column("at", UtcDateTime(), nullable=False),
+)
