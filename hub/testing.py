@@ -1,0 +1,210 @@
+"""Test helpers for the hub and for plugin authors: real servers on loopback, no mocks.
+
+* :func:`sample_submission` — a valid submission as a dict, with overrides.
+* :class:`LiveHub` — a :class:`hub.Hub` serving its real API with uvicorn on a free loopback
+  port, with delivery workers, in the test's own process.
+* :class:`WebhookReceiver` — a loopback HTTP server that records what it receives and can be
+  told to fail, stall or refuse connections, to play a backend.
+"""
+
+from __future__ import annotations
+
+import copy
+import http.server
+import json
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+import uvicorn
+
+from hub.core.config import HubConfig
+from hub.core.dispatch import Dispatcher
+from hub.core.hub import Hub
+from hub.core.plugins import PluginManager
+
+SAMPLE: dict[str, Any] = {
+    "service": {"leika_key": "99115005104000"},
+    "municipality": {"ars": "051110000000"},
+    "channel": "koffer",
+    "location": {"name": "Stadtbibliothek", "device_id": "koffer-07"},
+    "applicant": {
+        "given_names": "Erika",
+        "family_name": "Mustermann",
+        "date_of_birth": "1964-08-12",
+        "address": {
+            "street": "Heidestraße 17",
+            "postal_code": "51147",
+            "city": "Köln",
+            "country": "DE",
+        },
+        "identity": {"method": "document_check", "trust_level": "hoch"},
+    },
+    "payload": {"moving_in_date": "2026-11-01"},
+}
+
+
+def sample_submission(**overrides: Any) -> dict[str, Any]:
+    """A valid submission; ``overrides`` replace top-level keys."""
+    data = copy.deepcopy(SAMPLE)
+    data.update(overrides)
+    return data
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_until(
+    predicate: Callable[[], bool], timeout: float = 20.0, interval: float = 0.02
+) -> bool:
+    """Poll ``predicate`` until true or ``timeout``; returns the last result."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(interval)
+    return predicate()
+
+
+class LiveHub:
+    """A hub serving HTTP on loopback in a background thread, workers included."""
+
+    def __init__(
+        self, config: HubConfig, plugins: PluginManager | None = None, workers: int | None = None
+    ):
+        from hub.core.api import create_app
+
+        self.hub = Hub(config, plugins)
+        self.hub.start()
+        self.dispatcher = Dispatcher(self.hub, workers)
+        self.hub.dispatcher = self.dispatcher
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.app = create_app(self.hub)
+        self._server = uvicorn.Server(
+            uvicorn.Config(
+                self.app, host="127.0.0.1", port=self.port, log_config=None, access_log=False
+            )
+        )
+        self._server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
+        self._thread = threading.Thread(target=self._server.run, daemon=True)
+
+    def __enter__(self) -> LiveHub:
+        self.dispatcher.start()
+        self._thread.start()
+        if not wait_until(lambda: self._server.started, timeout=10):
+            raise RuntimeError("uvicorn did not start")
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._server.should_exit = True
+        self._thread.join(10)
+        self.dispatcher.stop(5)
+        self.hub.close()
+
+    def client(self, token: str | None = None) -> httpx.Client:
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        return httpx.Client(base_url=self.url, headers=headers, timeout=10)
+
+
+@dataclass
+class Received:
+    path: str
+    headers: dict[str, str]
+    body: bytes
+    started: float
+    finished: float = 0.0
+
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+
+@dataclass
+class WebhookReceiver:
+    """Loopback HTTP server recording POSTs. Script failures with :meth:`fail_next`.
+
+    ``delay`` stalls every request (to make deliveries overlap if they could);
+    :meth:`down` closes the listening socket so connections are refused, :meth:`up` reopens it
+    on the same port.
+    """
+
+    port: int = field(default_factory=free_port)
+    delay: float = 0.0
+    received: list[Received] = field(default_factory=list)
+    _script: list[tuple[int, dict[str, str]]] = field(default_factory=list)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+    _server: http.server.ThreadingHTTPServer | None = None
+    _thread: threading.Thread | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/hook"
+
+    def fail_next(
+        self, count: int, status: int = 503, headers: dict[str, str] | None = None
+    ) -> None:
+        with self._lock:
+            self._script += [(status, headers or {})] * count
+
+    def up(self) -> WebhookReceiver:
+        receiver = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def log_message(self, *args: Any) -> None:
+                pass
+
+            def do_OPTIONS(self) -> None:
+                self.send_response(204)
+                self.end_headers()
+
+            def do_POST(self) -> None:
+                started = time.monotonic()
+                body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+                if receiver.delay:
+                    time.sleep(receiver.delay)
+                with receiver._lock:
+                    status, extra = receiver._script.pop(0) if receiver._script else (200, {})
+                    if status == 200:
+                        receiver.received.append(
+                            Received(
+                                self.path,
+                                {k.lower(): v for k, v in self.headers.items()},
+                                body,
+                                started,
+                                time.monotonic(),
+                            )
+                        )
+                self.send_response(status)
+                for k, v in extra.items():
+                    self.send_header(k, v)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+        http.server.ThreadingHTTPServer.allow_reuse_address = True
+        self._server = http.server.ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread.start()
+        return self
+
+    def down(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+
+    @contextmanager
+    def running(self) -> Iterator[WebhookReceiver]:
+        self.up()
+        try:
+            yield self
+        finally:
+            self.down()
