@@ -103,7 +103,9 @@ def test_accept_is_durable_and_delivered(live: LiveHub, tmp_path) -> None:
         rec = c.get(r.headers["location"]).json()
     assert rec["service"]["name"] == "Anmeldung einer Wohnung"  # enricher ran
     assert rec["deliveries"][0]["adapter"] == "file"
-    assert [h["status"] for h in rec["history"]][0] == "accepted"
+    assert [(h["status"], h["adapter"]) for h in rec["history"]] == [
+        ("accepted", None), ("delivering", "file"), ("delivering", None),
+        ("delivered", "file"), ("delivered", None)]
     assert (tmp_path / "outbox" / f"{body['id']}.json").is_file()
 
 
