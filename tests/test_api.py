@@ -104,8 +104,12 @@ def test_accept_is_durable_and_delivered(live: LiveHub, tmp_path) -> None:
     assert rec["service"]["name"] == "Anmeldung einer Wohnung"  # enricher ran
     assert rec["deliveries"][0]["adapter"] == "file"
     assert [(h["status"], h["adapter"]) for h in rec["history"]] == [
-        ("accepted", None), ("delivering", "file"), ("delivering", None),
-        ("delivered", "file"), ("delivered", None)]
+        ("accepted", None),
+        ("delivering", "file"),
+        ("delivering", None),
+        ("delivered", "file"),
+        ("delivered", None),
+    ]
     assert (tmp_path / "outbox" / f"{body['id']}.json").is_file()
 
 

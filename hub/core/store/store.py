@@ -486,6 +486,19 @@ class Store:
                     .where(records.c.id.in_(fresh))
                     .values(status=RecordStatus.delivering.value, updated_at=now)
                 )
+                conn.execute(
+                    insert(history),
+                    [
+                        {
+                            "record_id": rid,
+                            "at": now,
+                            "status": "delivering",
+                            "adapter": None,
+                            "detail": None,
+                        }
+                        for rid in fresh
+                    ],
+                )
                 changes += [StatusChange(rid, "delivering", None) for rid in fresh]
         leases = [
             Lease(
