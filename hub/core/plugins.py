@@ -111,8 +111,9 @@ class PluginManager:
 
     def _each(self, hook_name: str) -> Iterable[tuple[str, Callable[..., Any], list[str]]]:
         caller = getattr(self._pm.hook, hook_name)
-        # pluggy calls the last-registered first; we want registration order for stable output.
-        for impl in reversed(caller.get_hookimpls()):
+        # get_hookimpls() is in registration order (pluggy calls them in reverse): built-ins and
+        # entry points first, so a later plugin's clash is reported against the earlier one.
+        for impl in caller.get_hookimpls():
             yield impl.plugin_name, impl.function, list(impl.argnames)
 
     def _call_each(self, hook_name: str, **kwargs: Any) -> Iterable[str]:
@@ -171,6 +172,10 @@ class PluginManager:
                     fn(**{a: args[a] for a in argnames})
                 except ConfigurationError as exc:
                     raise ConfigurationError(f"plugin {plugin_name!r}: {exc}") from exc
+                except Exception as exc:
+                    raise ConfigurationError(
+                        f"plugin {plugin_name!r} failed in {hook}: {type(exc).__name__}: {exc}"
+                    ) from exc
         reg.enrichers.sort(key=lambda e: e.order)
         return reg
 

@@ -33,7 +33,9 @@ def _check_name(kind: str, name: str, taken: Mapping[str, Any]) -> None:
     if not isinstance(name, str) or not _NAME.match(name):
         raise ConfigurationError(f"{kind} name {name!r} must match {_NAME.pattern}")
     if name in taken:
-        raise ConfigurationError(f"{kind} {name!r} is registered twice")
+        first = getattr(taken[name], "plugin", "")
+        by = f" (first by plugin {first!r})" if first else ""
+        raise ConfigurationError(f"{kind} {name!r} is registered twice{by}")
 
 
 # --- adapters --------------------------------------------------------------------------------

@@ -1,0 +1,209 @@
+"""Plugin discovery through entry points, blocking, and validation of what plugins register."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import hub
+from hub.core.errors import ConfigurationError
+from hub.core.hub import Hub
+from hub.core.plugins import PluginManager
+
+HUB = [sys.executable, "-m", "hub"]
+
+
+def run_hub(*args: str, env: dict[str, str] | None = None, cwd: Path | None = None):
+    return subprocess.run(
+        [*HUB, *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, **(env or {})},
+        cwd=cwd,
+    )
+
+
+def test_builtin_adapters_come_through_entry_points() -> None:
+    infos = {i.name: i for i in PluginManager(disabled=set()).describe()}
+    assert infos["file"].distribution == "hub" and infos["file"].hooks == ("register_adapters",)
+    assert infos["webhook"].version == hub.__version__
+
+
+def test_disable_plugins_env_blocks_them_before_import() -> None:
+    result = run_hub("plugins", "--json", env={"HUB_DISABLE_PLUGINS": "webhook, nothing"})
+    assert result.returncode == 0, result.stderr
+    names = {p["name"] for p in json.loads(result.stdout)}
+    assert "file" in names and "webhook" not in names
+
+
+def test_hub_refuses_config_naming_a_disabled_adapter(make_config) -> None:
+    cfg = make_config(
+        routes=[{"adapters": ["w"]}],
+        adapters={"w": {"type": "webhook", "url": "http://x", "secret": "env:X"}},
+    )
+    with pytest.raises(ConfigurationError, match="no plugin provides adapter type 'webhook'"):
+        Hub(cfg, PluginManager(disabled={"webhook"}))
+
+
+def test_an_installed_third_party_plugin_is_found_and_adds_a_command(tmp_path: Path) -> None:
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "acme_plugin.py").write_text(
+        textwrap.dedent("""
+        import click
+        import hub
+
+        @hub.hookimpl
+        def register_adapters(register):
+            register("acme", lambda settings, hub_: object())
+
+        @hub.hookimpl
+        def register_commands(cli):
+            @cli.command("acme-hello")
+            def hello():
+                click.echo("hello from acme")
+    """)
+    )
+    dist = site / "acme_plugin-1.2.3.dist-info"
+    dist.mkdir()
+    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: acme-plugin\nVersion: 1.2.3\n")
+    (dist / "entry_points.txt").write_text("[hub]\nacme = acme_plugin\n")
+    env = {"PYTHONPATH": str(site)}
+    listed = run_hub("plugins", "--json", env=env)
+    assert listed.returncode == 0, listed.stderr
+    acme = next(p for p in json.loads(listed.stdout) if p["name"] == "acme")
+    assert acme == {
+        "name": "acme",
+        "distribution": "acme-plugin",
+        "version": "1.2.3",
+        "hooks": ["register_adapters", "register_commands"],
+    }
+    hello = run_hub("acme-hello", env=env)
+    assert hello.returncode == 0 and hello.stdout.strip() == "hello from acme"
+
+
+def test_misspelled_hook_is_refused() -> None:
+    class Typo:
+        @hub.hookimpl
+        def register_adaptors(self, register: Any) -> None:  # sic
+            pass
+
+    pm = PluginManager(load_entrypoints=False)
+    with pytest.raises(ConfigurationError, match="register_adaptors"):
+        pm.register(Typo(), name="typo")
+
+
+class Registers:
+    def __init__(self, **calls: Any):
+        self.calls = calls
+
+    @hub.hookimpl
+    def register_adapters(self, register: Any) -> None:
+        for name in self.calls.get("adapters", []):
+            register(name, lambda s, h: object())
+
+    @hub.hookimpl
+    def register_payload_schemas(self, register: Any) -> None:
+        for pattern, schema in self.calls.get("schemas", []):
+            register(pattern, schema)
+
+    @hub.hookimpl
+    def register_enrichers(self, register: Any) -> None:
+        if self.calls.get("explode"):
+            raise RuntimeError("boom")
+
+
+@pytest.mark.parametrize(
+    ("calls", "message"),
+    [
+        ({"adapters": ["file"]}, "adapter type 'file' is registered twice"),
+        ({"adapters": ["Bad Name"]}, "must match"),
+        ({"schemas": [("99115005", {})]}, "must be a 14-digit LeiKa key or a key prefix"),
+        ({"schemas": [("99115005*", {"type": "no-such-type"})]}, "is invalid"),
+        ({"explode": True}, "plugin 'vendor' failed in register_enrichers: RuntimeError"),
+    ],
+)
+def test_bad_registrations_name_the_plugin(make_config, calls, message) -> None:
+    pm = PluginManager(disabled=set())
+    pm.register(Registers(**calls), name="vendor")
+    with pytest.raises(ConfigurationError, match=message) as info:
+        Hub(make_config(), pm)
+    assert "vendor" in str(info.value)
+
+
+def test_most_specific_payload_schema_wins(make_config) -> None:
+    pm = PluginManager(disabled=set())
+    pm.register(
+        Registers(
+            schemas=[
+                ("99115*", {"required": ["a"]}),
+                ("99115005*", {"required": ["b"]}),
+                ("99115005104000", {"required": ["c"]}),
+            ]
+        ),
+        name="vendor",
+    )
+    h = Hub(make_config(), pm)
+    schemas = h.registry.payload_schemas
+    assert schemas.problems("99115005104000", {})[0].message == "'c' is a required property"
+    assert schemas.problems("99115005999000", {})[0].message == "'b' is a required property"
+    assert schemas.problems("99115999000000", {})[0].message == "'a' is a required property"
+    assert schemas.problems("99008001012000", {}) == []
+    h.close()
+
+
+def test_failing_status_hook_does_not_undo_the_change(make_config) -> None:
+    class Grumpy:
+        @hub.hookimpl
+        def record_status_changed(self, record_id: str) -> None:
+            raise RuntimeError("no")
+
+    pm = PluginManager(disabled=set())
+    pm.register(Grumpy(), name="grumpy")
+    h = Hub(make_config(), pm)
+    h.start()
+    sub = hub.Submission.model_validate(
+        {
+            "service": {"leika_key": "99115005104000"},
+            "municipality": {"ars": "051110000000"},
+            "channel": "api",
+        }
+    )
+    rid = h.intake.submit(sub, client="t").record_id
+    assert h.store.get_record(rid).status.value == "accepted"
+    h.close()
+
+
+def test_lifecycle_hooks_run_and_startup_can_refuse(make_config) -> None:
+    seen: list[str] = []
+
+    class Life:
+        @hub.hookimpl
+        def hub_startup(self, hub: Any) -> None:
+            if not hub.config.plugins.get("life", {}).get("ok"):
+                raise hub_module.ConfigurationError("[plugins.life] ok is required")
+            seen.append("start")
+
+        @hub.hookimpl
+        def hub_shutdown(self) -> None:
+            seen.append("stop")
+
+    hub_module = hub
+    pm = PluginManager(disabled=set())
+    pm.register(Life(), name="life")
+    refused = Hub(make_config(), pm)
+    with pytest.raises(ConfigurationError, match=r"\[plugins.life\] ok is required"):
+        refused.start()
+    refused.close()
+    fine = Hub(make_config(plugins={"life": {"ok": True}}), pm)
+    fine.start()
+    fine.close()
+    assert seen == ["start", "stop"]
