@@ -6,9 +6,10 @@ Both stop cleanly on SIGTERM/SIGINT: no new work is taken, in-flight deliveries 
 
 from __future__ import annotations
 
+import contextlib
 import signal
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 import structlog
 import uvicorn
@@ -57,6 +58,25 @@ class ChannelRunner:
             t.join(timeout)
 
 
+class _Server(uvicorn.Server):
+    """uvicorn re-raises SIGTERM after its own shutdown, which would kill the process before the
+    workers drain; here the signal only asks the server to exit and ``serve`` finishes the job."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        if threading.current_thread() is not threading.main_thread():
+            yield
+            return
+        previous = {
+            sig: signal.signal(sig, self.handle_exit) for sig in (signal.SIGINT, signal.SIGTERM)
+        }
+        try:
+            yield
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+
+
 def serve(
     hub: Hub,
     *,
@@ -82,7 +102,7 @@ def serve(
         server_header=False,
         timeout_graceful_shutdown=int(hub.config.delivery.drain_seconds) or 1,
     )
-    server = uvicorn.Server(config)
+    server = _Server(config)
     dispatcher.start()
     channels.start()
     log.info("hub_serving", host=config.host, port=config.port, workers=dispatcher.workers)
