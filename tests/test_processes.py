@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import signal
@@ -224,7 +225,7 @@ def test_two_workers_on_postgresql_never_deliver_a_record_concurrently(tmp_path,
     assert set(by_record) == ids
     for rid, spans in by_record.items():
         spans.sort()
-        for (_, end), (start, _) in zip(spans, spans[1:], strict=False):
+        for (_, end), (start, _) in itertools.pairwise(spans):
             assert start >= end, f"record {rid} was delivered twice at the same time"
     # Only what the killed worker held can have gone out twice (at-least-once).
     repeats = sum(len(s) - 1 for s in by_record.values())
