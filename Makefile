@@ -12,7 +12,7 @@ install: $(STAMP)
 $(STAMP): pyproject.toml $(PLUGIN_PROJECTS)
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[test]' $(foreach p,$(dir $(PLUGIN_PROJECTS)),-e ./$(p))
+	$(BIN)/pip install --quiet -e '.[test,bench]' $(foreach p,$(dir $(PLUGIN_PROJECTS)),-e ./$(p))
 	touch $(STAMP)
 
 run: install

@@ -1,15 +1,19 @@
 """``file`` adapter: each delivered record becomes ``<id>.json`` in a directory.
 
 A real hand-off for file-share integrations: the file appears atomically (written to a temporary
-name, fsynced, renamed, directory fsynced), so a reader never sees half a record and a delivered
-record survives a power cut. Re-delivery overwrites the same name with the same content.
+dot-name, fsynced, renamed), so a reader never sees half a record. The directory is fsynced once
+per batch in ``flush()`` before the batch counts as delivered, so a delivered record survives a
+power cut. Re-delivery overwrites the same name with the same content. Readers should ignore
+dot-files: a crash mid-write can leave a ``.<id>.*.tmp`` behind.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import tempfile
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -32,32 +36,43 @@ class FileAdapter:
     def __init__(self, settings: FileSettings):
         self.directory = settings.directory
         self.fsync = settings.fsync
+        # A failure here is reported by deliver (retried) and by `hub doctor`.
+        with contextlib.suppress(OSError):
+            self.directory.mkdir(parents=True, exist_ok=True)
 
     def deliver(self, record: Record, ctx: DeliveryContext) -> dict[str, Any]:
         body = record.model_dump_json(exclude={"deliveries", "history"}).encode()
-        target = self.directory / f"{record.id}.json"
+        name = f"{record.id}.json"
+        # One temporary name per record and thread: never shared, so no O_EXCL retry dance.
+        tmp = os.path.join(self.directory, f".{name}.{threading.get_ident()}.tmp")
         try:
-            self.directory.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=self.directory, prefix=f".{record.id}.", suffix=".tmp")
             try:
-                with os.fdopen(fd, "wb") as fh:
-                    fh.write(body)
-                    if self.fsync:
-                        fh.flush()
-                        os.fsync(fh.fileno())
-                os.replace(tmp, target)
-            except BaseException:
-                Path(tmp).unlink(missing_ok=True)
-                raise
-            if self.fsync:
-                dir_fd = os.open(self.directory, os.O_RDONLY)
-                try:
-                    os.fsync(dir_fd)
-                finally:
-                    os.close(dir_fd)
+                fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o640)
+            except FileNotFoundError:  # the directory vanished (share remounted): recreate
+                self.directory.mkdir(parents=True, exist_ok=True)
+                fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o640)
+            try:
+                os.write(fd, body)
+                if self.fsync:
+                    os.fsync(fd)
+            finally:
+                os.close(fd)
+            os.replace(tmp, os.path.join(self.directory, name))
         except OSError as exc:  # full disk, share unmounted: may well work later
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
             raise TransientError(f"cannot write to {self.directory}: {exc.strerror}") from exc
-        return {"file": target.name, "sha256": hashlib.sha256(body).hexdigest()}
+        return {"file": name, "sha256": hashlib.sha256(body).hexdigest()}
+
+    def flush(self) -> None:
+        """Make the renames of this batch durable: one directory fsync for many files."""
+        if not self.fsync:
+            return
+        dir_fd = os.open(self.directory, os.O_RDONLY)
+        try:
+            os.fsync(dir_fd)
+        finally:
+            os.close(dir_fd)
 
     def check(self, ctx: CheckContext) -> str:
         try:

@@ -2,19 +2,17 @@
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import binascii
 from datetime import datetime
 from typing import Annotated, Any
 
 import structlog
-from fastapi import Depends, FastAPI, Header, HTTPException, Query, Request
+from fastapi import Depends, FastAPI, HTTPException, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse, Response
-from pydantic import BaseModel, ValidationError
-from starlette.concurrency import run_in_threadpool
+from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -23,8 +21,8 @@ from hub.core.auth import may_act_for, require_client
 from hub.core.config import ClientConfig
 from hub.core.errors import IntakeRejected
 from hub.core.hub import Hub
-from hub.core.intake import Intake
-from hub.core.problems import field_problems, from_rejection, from_validation_error, problem
+from hub.core.intake_http import IntakeEndpoint
+from hub.core.problems import field_problems, from_rejection, problem
 from hub.core.record import Record, RecordStatus, Submission
 
 log = structlog.get_logger("hub.api")
@@ -91,15 +89,60 @@ def _parse_cursor(cursor: str) -> tuple[datetime, str]:
         ) from None
 
 
+def _submit_operation() -> dict[str, Any]:
+    problem_ref = {"application/problem+json": {"schema": {"type": "object"}}}
+    return {
+        "summary": "Submit Record",
+        "description": "Accept an application. The record is durable when this answers 202.",
+        "operationId": "submit_record",
+        "security": [{"bearer": []}],
+        "parameters": [
+            {
+                "name": "Idempotency-Key",
+                "in": "header",
+                "required": False,
+                "schema": {"type": "string", "maxLength": 255},
+            }
+        ],
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/json": {"schema": {"$ref": "#/components/schemas/Submission"}}
+            },
+        },
+        "responses": {
+            "202": {
+                "description": "Accepted and durable",
+                "content": {
+                    "application/json": {"schema": {"$ref": "#/components/schemas/Acknowledgement"}}
+                },
+            },
+            **{
+                str(code): {"description": text, "content": problem_ref}
+                for code, text in (
+                    (400, "Malformed request"),
+                    (401, "No valid token"),
+                    (403, "Scope or municipality not allowed"),
+                    (409, "Idempotency-Key reused"),
+                    (413, "Body too large"),
+                    (415, "Not JSON"),
+                    (422, "Invalid submission"),
+                )
+            },
+        },
+    }
+
+
 def create_app(hub: Hub) -> FastAPI:
     app = FastAPI(
         title="hub",
         version=__version__,
         description="Integration hub for municipal e-government: intake and status API",
+        # Metrics go to /metrics (Prometheus); FastAPI's OpenTelemetry probe per request is
+        # pure overhead on the intake path.
+        telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     app.state.hub = hub
-    intake: Intake = hub.intake
-    write = Depends(require_client("records:write"))
     read = Depends(require_client("records:read"))
     admin = Depends(require_client("admin"))
 
@@ -124,68 +167,6 @@ def create_app(hub: Hub) -> FastAPI:
     async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
         log.error("request_failed", error=type(exc).__name__)
         return problem(500, "Internal error", "the error was logged", kind="internal")
-
-    @app.post(
-        "/v1/records",
-        status_code=202,
-        response_model=Acknowledgement,
-        openapi_extra={
-            "requestBody": {
-                "required": True,
-                "content": {
-                    "application/json": {"schema": {"$ref": "#/components/schemas/Submission"}}
-                },
-            }
-        },
-        responses={400: {}, 401: {}, 403: {}, 409: {}, 413: {}, 415: {}, 422: {}},
-    )
-    async def submit_record(
-        request: Request,
-        client: ClientConfig = write,
-        idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key")] = None,
-    ) -> Response:
-        """Accept an application. The record is durable when this answers 202."""
-        ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
-        if ctype != "application/json" and not ctype.endswith("+json"):
-            return problem(
-                415,
-                "Unsupported media type",
-                "send application/json",
-                kind="unsupported-media-type",
-            )
-        body = await request.body()
-        try:
-            sub = Submission.model_validate_json(body)
-        except ValidationError as exc:
-            return from_rejection(from_validation_error(exc))
-        if not may_act_for(client, sub.municipality.ars):
-            raise IntakeRejected.one(
-                "municipality.ars",
-                "client_municipality",
-                f"client {client.name!r} may not submit for this municipality",
-                status_code=403,
-            )
-        claim = None
-        for provider in hub.registry.identity_providers.values():
-            claim = provider.identify(request)
-            if claim is not None:
-                break
-        kwargs: dict[str, Any] = {
-            "client": client.name,
-            "idempotency_key": idempotency_key,
-            "identity": claim,
-        }
-        if hub.registry.enrichers:  # enrichers may do blocking I/O: keep it off the event loop
-            item = await run_in_threadpool(lambda: intake.prepare(sub, **kwargs))
-        else:
-            item = intake.prepare(sub, **kwargs)
-        accepted = intake.resolve(await asyncio.wrap_future(intake.committer.submit(item)))
-        headers = {"Location": f"/v1/records/{accepted.record_id}"}
-        if accepted.replayed:
-            headers["Idempotent-Replayed"] = "true"
-        return JSONResponse(
-            {"id": accepted.record_id, "status": accepted.status}, status_code=202, headers=headers
-        )
 
     def _visible(client: ClientConfig, record_id: str) -> None:
         owner = hub.store.record_owner(record_id)
@@ -262,12 +243,16 @@ def create_app(hub: Hub) -> FastAPI:
             )
             schemas = spec.setdefault("components", {}).setdefault("schemas", {})
             sub = Submission.model_json_schema(ref_template="#/components/schemas/{model}")
+            schemas["Acknowledgement"] = Acknowledgement.model_json_schema()
             for name, definition in sub.pop("$defs", {}).items():
                 schemas.setdefault(name, definition)
             schemas["Submission"] = sub
+            spec["paths"].setdefault("/v1/records", {})["post"] = _submit_operation()
             app.openapi_schema = spec
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]
+    # Outermost first: the size limit guards the intake fast path and everything behind it.
+    app.add_middleware(IntakeEndpoint, hub=hub)
     app.add_middleware(BodyLimit, limit=hub.config.server.max_body_bytes)
     return app

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 from fastapi import HTTPException, Request
 
@@ -39,20 +39,29 @@ def may_act_for(client: ClientConfig, ars: str) -> bool:
     return False
 
 
-def require_client(scope: str) -> Callable[[Request], ClientConfig]:
+def authenticate(
+    clients: list[ClientConfig], authorization: str | None, scope: str
+) -> ClientConfig:
+    """The client behind a bearer token, which must hold ``scope`` (else 401/403)."""
+    client = find_client(clients, authorization)
+    if client is None:
+        raise HTTPException(
+            401,
+            "a valid bearer token is required",
+            headers={"WWW-Authenticate": 'Bearer realm="hub"'},
+        )
+    if scope not in client.scopes:
+        raise HTTPException(403, f"client {client.name!r} lacks the scope {scope!r}")
+    return client
+
+
+def require_client(scope: str) -> Callable[[Request], Awaitable[ClientConfig]]:
     """FastAPI dependency: the authenticated client, which must hold ``scope``."""
 
-    def dependency(request: Request) -> ClientConfig:
-        clients = request.app.state.hub.config.clients
-        client = find_client(clients, request.headers.get("authorization"))
-        if client is None:
-            raise HTTPException(
-                401,
-                "a valid bearer token is required",
-                headers={"WWW-Authenticate": 'Bearer realm="hub"'},
-            )
-        if scope not in client.scopes:
-            raise HTTPException(403, f"client {client.name!r} lacks the scope {scope!r}")
-        return client
+    # async on purpose: a sync dependency would cost a threadpool hop on every request.
+    async def dependency(request: Request) -> ClientConfig:
+        return authenticate(
+            request.app.state.hub.config.clients, request.headers.get("authorization"), scope
+        )
 
     return dependency

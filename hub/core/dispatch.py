@@ -129,12 +129,34 @@ class Dispatcher:
                     unstarted.append(lease)
                     continue
                 outcomes.append(self._deliver(lease))
-            self._complete(owner, outcomes)
+            self._complete(owner, self._flush(outcomes))
             if unstarted:
                 self.hub.store.release(owner, [lease.delivery_id for lease in unstarted])
         finally:
             with self._inflight_lock:
                 held.difference_update(lease.delivery_id for lease in leases)
+
+    def _flush(self, outcomes: list[Outcome]) -> list[Outcome]:
+        """Let adapters make a batch durable at once (``flush()``, optional) before it counts
+        as delivered; a failed flush turns that adapter's deliveries into retries."""
+        failed: dict[str, str] = {}
+        for name in {o.lease.adapter for o in outcomes if o.kind == "delivered"}:
+            flush = getattr(self.hub.adapters.get(name), "flush", None)
+            if flush is None:
+                continue
+            try:
+                flush()
+            except Exception as exc:
+                failed[name] = f"flush failed: {type(exc).__name__}"
+        if not failed:
+            return outcomes
+        log.error("adapter_flush_failed", adapters=sorted(failed))
+        return [
+            self._failed(o.lease, TransientError(failed[o.lease.adapter]), log)
+            if o.kind == "delivered" and o.lease.adapter in failed
+            else o
+            for o in outcomes
+        ]
 
     def _complete(self, owner: str, outcomes: list[Outcome]) -> None:
         for delay in (0.5, 1, 2, 4, 8, None):

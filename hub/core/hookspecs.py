@@ -49,6 +49,9 @@ def register_adapters(register: RegisterAdapter) -> None:
       checkpointed ``ctx.step``). A returned dict is stored as the delivery's receipt.
     * ``check(ctx) -> str | None`` (optional): configuration/connectivity check for ``hub doctor``;
       return a short success text, raise :class:`hub.ConfigurationError` or an adapter error.
+    * ``flush() -> None`` (optional): called once after a worker delivered a batch and before the
+      batch is recorded as delivered; make the batch durable here at once (one directory fsync
+      for many files). If it raises, the batch's deliveries to this adapter are retried.
 
     The factory raises :class:`hub.ConfigurationError` for unusable settings; the hub then refuses
     to start.

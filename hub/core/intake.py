@@ -8,19 +8,19 @@ record is committed at once.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
-import json
 import queue
 import threading
 import uuid
 from concurrent.futures import Future
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import structlog
 
 from hub.core.context import EnrichContext
 from hub.core.errors import Conflict, FieldProblem, IntakeRejected
-from hub.core.record import Record, Submission
+from hub.core.record import Record, RecordStatus, Submission
 from hub.core.registry import IdentityClaim
 from hub.core.store import Accepted, IdempotencyConflict, NewRecord, utcnow
 
@@ -30,12 +30,13 @@ if TYPE_CHECKING:  # pragma: no cover
 log = structlog.get_logger("hub.intake")
 
 _STOP = object()
+Outcome = Accepted | IdempotencyConflict
+Waiter = Future[Outcome] | asyncio.Future[Outcome]
 
 
 def body_digest(sub: Submission) -> str:
-    """SHA-256 of the canonical JSON of a submission (key order and spacing do not matter)."""
-    canonical = json.dumps(sub.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
-    return hashlib.sha256(canonical.encode()).hexdigest()
+    """SHA-256 of the validated submission: formatting and top-level key order do not matter."""
+    return hashlib.sha256(sub.__pydantic_serializer__.to_json(sub)).hexdigest()
 
 
 class GroupCommitter:
@@ -58,10 +59,20 @@ class GroupCommitter:
             self._thread.join()
             self._thread = None
 
-    def submit(self, item: NewRecord) -> Future[Accepted | IdempotencyConflict]:
-        fut: Future[Accepted | IdempotencyConflict] = Future()
+    def submit(self, item: NewRecord) -> Future[Outcome]:
+        """Queue ``item``; the future resolves once it is committed (for threads)."""
+        fut: Future[Outcome] = Future()
         if self._thread is None:
             # Not started (CLI, tests): commit synchronously, same semantics.
+            self._commit([(item, fut)])
+        else:
+            self._queue.put((item, fut))
+        return fut
+
+    def submit_async(self, item: NewRecord) -> asyncio.Future[Outcome]:
+        """Queue ``item`` from a coroutine; awaitable, resolved on the caller's loop."""
+        fut: asyncio.Future[Outcome] = asyncio.get_running_loop().create_future()
+        if self._thread is None:
             self._commit([(item, fut)])
         else:
             self._queue.put((item, fut))
@@ -87,19 +98,42 @@ class GroupCommitter:
             if stop:
                 return
 
-    def _commit(
-        self, batch: list[tuple[NewRecord, Future[Accepted | IdempotencyConflict]]]
-    ) -> None:
+    def _commit(self, batch: list[tuple[NewRecord, Waiter]]) -> None:
         try:
-            results = self._hub.store.insert_batch([item for item, _ in batch])
+            results: list[Outcome | BaseException] = list(
+                self._hub.store.insert_batch([item for item, _ in batch])
+            )
         except Exception as exc:  # the store is down: every waiting caller gets the error
             log.error("intake_commit_failed", error=type(exc).__name__, batch=len(batch))
-            for _, fut in batch:
-                fut.set_exception(exc)
-            return
-        for (_item, fut), result in zip(batch, results, strict=True):
+            results = [exc] * len(batch)
+        # Event-loop waiters are settled with one wake-up per loop, not one per record.
+        per_loop: dict[asyncio.AbstractEventLoop, list[tuple[asyncio.Future[Outcome], Any]]] = {}
+        for (_, waiter), result in zip(batch, results, strict=True):
+            if isinstance(waiter, asyncio.Future):
+                per_loop.setdefault(waiter.get_loop(), []).append((waiter, result))
+            elif isinstance(result, BaseException):
+                waiter.set_exception(result)
+            else:
+                waiter.set_result(result)
+        for loop, settled in per_loop.items():
+            if loop.is_running():
+                loop.call_soon_threadsafe(_settle, settled)
+            else:
+                _settle(settled)
+        if not isinstance(results[0], BaseException):
+            self._hub.after_intake(
+                [(item, res) for (item, _), res in zip(batch, results, strict=True)]  # type: ignore[misc]
+            )
+
+
+def _settle(settled: list[tuple[asyncio.Future[Outcome], Any]]) -> None:
+    for fut, result in settled:
+        if fut.done():  # the client went away and the request was cancelled
+            continue
+        if isinstance(result, BaseException):
+            fut.set_exception(result)
+        else:
             fut.set_result(result)
-        self._hub.after_intake([(item, res) for (item, _), res in zip(batch, results, strict=True)])
 
 
 class Intake:
@@ -126,7 +160,16 @@ class Intake:
         problems = self.hub.registry.payload_schemas.problems(sub.service.leika_key, sub.payload)
         if problems:
             raise IntakeRejected(problems)
-        record = Record(**sub.model_dump(), id=uuid.uuid4(), received_at=utcnow())
+        # The submission is validated already: build the record from its parts without a
+        # second validation pass (intake's hot path).
+        record = Record.model_construct(
+            **dict(sub),
+            id=uuid.uuid4(),
+            received_at=utcnow(),
+            status=RecordStatus.accepted,
+            deliveries=[],
+            history=[],
+        )
         if identity is not None:
             record.applicant = identity.applicant_model()
         if self.hub.registry.enrichers:

@@ -202,6 +202,8 @@ class PluginManager:
     def status_changed(
         self, hub: Hub, record_id: str, status: str, adapter: str | None, detail: str | None
     ) -> None:
+        if not self._pm.hook.record_status_changed.get_hookimpls():
+            return  # the common case, on the hot path of intake and delivery
         args = {
             "hub": hub,
             "record_id": record_id,

@@ -177,7 +177,14 @@ class Record(Submission):
 
     def submission(self) -> Submission:
         """The channel-provided part of the record."""
-        return Submission.model_validate(self.model_dump(include=set(Submission.model_fields)))
+        return Submission.model_validate(self.model_dump(include=SUBMISSION_FIELDS))
+
+    def submission_json(self) -> str:
+        """The channel-provided part as JSON, as the store keeps it."""
+        return self.model_dump_json(include=SUBMISSION_FIELDS)
+
+
+SUBMISSION_FIELDS = frozenset(Submission.model_fields)
 
 
 def overall_status(delivery_statuses: list[RecordStatus]) -> RecordStatus:

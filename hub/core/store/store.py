@@ -86,11 +86,14 @@ class Lease:
 
     def record(self) -> Record:
         sub = Submission.model_validate_json(self.data)
-        return Record(
-            **sub.model_dump(),
+        # Validated once above; assembling the record needs no second pass.
+        return Record.model_construct(
+            **dict(sub),
             id=uuid.UUID(self.record_id),
             received_at=self.received_at,
             status=RecordStatus(self.status),
+            deliveries=[],
+            history=[],
         )
 
 
@@ -130,6 +133,20 @@ class RecordSummary:
             "channel": self.channel,
             "received_at": self.received_at.isoformat(),
         }
+
+
+def _keys_of(items: Sequence[NewRecord]) -> Any:
+    """WHERE clause for these items' (client, key) pairs, led by client so the unique index
+    on (client, idempotency_key) serves it instead of a table scan."""
+    by_client: dict[str, set[str]] = {}
+    for item in items:
+        by_client.setdefault(item.client, set()).add(item.idempotency_key or "")
+    return or_(
+        *(
+            and_(records.c.client == client, records.c.idempotency_key.in_(keys))
+            for client, keys in by_client.items()
+        )
+    )
 
 
 def _sqlite_file(url: str) -> Path | None:
@@ -237,7 +254,7 @@ class Store:
                         records.c.id,
                         records.c.body_sha256,
                         records.c.status,
-                    ).where(records.c.idempotency_key.in_({i.idempotency_key for i in keyed}))
+                    ).where(_keys_of(keyed))
                 ).all()
                 known = {
                     (r.client, r.idempotency_key): (r.id, r.body_sha256, r.status) for r in rows
@@ -270,7 +287,7 @@ class Store:
                         "status": RecordStatus.accepted.value,
                         "received_at": rec.received_at,
                         "updated_at": now,
-                        "data": rec.submission().model_dump_json(),
+                        "data": rec.submission_json(),
                     }
                 )
                 for adapter in item.adapters:

@@ -1,0 +1,268 @@
+"""Dispatch benchmark: records in through the HTTP API, out through the file adapter.
+
+For each database (SQLite with WAL + synchronous=FULL; PostgreSQL with its defaults) and in the
+same run:
+
+* baseline — the same number of plain single-row insert-and-update transactions through
+  SQLAlchemy on the same database, one after the other (one durable commit each);
+* intake   — ``hub serve --workers 0`` as a real process; concurrent HTTP clients POST records
+  (unique Idempotency-Keys); accepted/s = records / wall time of the whole load;
+* delivery — ``hub worker`` drains the accepted records through the file adapter (fsync per file,
+  one directory fsync per batch); delivered/s = records / time until the store counts them all
+  delivered;
+* mixed    — ``hub serve`` with its workers, loaded the same way: accepted/s and the time until
+  everything is delivered.
+
+Whole runs, medians over --repeat runs. Usage::
+
+    python bench/dispatch.py [--records 20000] [--repeat 3] [--concurrency 128]
+                             [--databases sqlite,postgresql] [--workers 2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import hashlib
+import json
+import os
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+import aiohttp
+from sqlalchemy import Column, Integer, MetaData, String, Table, create_engine, text, update
+
+from hub.core.store import Store
+
+ROOT = Path(__file__).resolve().parents[1]
+TOKEN = "bench-token-0123456789"
+PG_URL = os.environ.get(
+    "HUB_BENCH_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+)
+SAMPLE = json.loads((ROOT / "examples" / "sample-record.json").read_text())
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class Database:
+    """A fresh database per run: a SQLite file, or a PostgreSQL schema."""
+
+    def __init__(self, kind: str, workdir: Path):
+        self.kind = kind
+        if kind == "sqlite":
+            self.url = f"sqlite:///{workdir / 'hub.db'}"
+            self.schema = None
+        else:
+            self.schema = f"bench_{uuid.uuid4().hex[:10]}"
+            admin = create_engine(PG_URL, isolation_level="AUTOCOMMIT")
+            with admin.connect() as conn:
+                conn.execute(text(f'CREATE SCHEMA "{self.schema}"'))
+            admin.dispose()
+            self.url = f"{PG_URL}?options=-csearch_path%3D{self.schema}"
+
+    def drop(self) -> None:
+        if self.schema:
+            admin = create_engine(PG_URL, isolation_level="AUTOCOMMIT")
+            with admin.connect() as conn:
+                conn.execute(text(f'DROP SCHEMA "{self.schema}" CASCADE'))
+            admin.dispose()
+
+
+def write_config(path: Path, url: str, outbox: Path, port: int, workers: int) -> None:
+    path.write_text(f"""
+[server]
+port = {port}
+[store]
+url = "{url}"
+[delivery]
+workers = {workers}
+[logging]
+level = "warning"
+[[clients]]
+name = "bench"
+token_sha256 = "{hashlib.sha256(TOKEN.encode()).hexdigest()}"
+scopes = ["records:write", "records:read"]
+municipalities = ["*"]
+[[routes]]
+adapters = ["file"]
+[adapters.file]
+directory = "{outbox}"
+""")
+
+
+def spawn(config: Path, *args: str, log: Path) -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, "-m", "hub", "--config", str(config), *args],
+        stdout=log.open("ab"),
+        stderr=subprocess.STDOUT,
+    )
+
+
+def stop(proc: subprocess.Popen) -> None:
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(60)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+async def wait_ready(port: int) -> None:
+    async with aiohttp.ClientSession() as session:
+        for _ in range(300):
+            try:
+                async with session.get(f"http://127.0.0.1:{port}/readyz") as r:
+                    if r.status == 200:
+                        return
+            except aiohttp.ClientError:
+                pass
+            await asyncio.sleep(0.1)
+    raise RuntimeError("hub serve did not become ready")
+
+
+async def load(port: int, records: int, concurrency: int) -> float:
+    """POST ``records`` submissions with ``concurrency`` clients; returns seconds taken."""
+    body = json.dumps(SAMPLE).encode()
+    run = uuid.uuid4().hex[:8]
+    numbers = iter(range(records))
+    failures = 0
+    connector = aiohttp.TCPConnector(limit=concurrency)
+    async with aiohttp.ClientSession(connector=connector) as session:
+
+        async def client() -> None:
+            nonlocal failures
+            for n in numbers:
+                headers = {
+                    "Authorization": f"Bearer {TOKEN}",
+                    "Content-Type": "application/json",
+                    "Idempotency-Key": f"{run}-{n}",
+                }
+                async with session.post(
+                    f"http://127.0.0.1:{port}/v1/records", data=body, headers=headers
+                ) as r:
+                    await r.read()
+                    failures += r.status != 202
+
+        started = time.perf_counter()
+        await asyncio.gather(*(client() for _ in range(concurrency)))
+        elapsed = time.perf_counter() - started
+    if failures:
+        raise RuntimeError(f"{failures} submissions were not accepted")
+    return elapsed
+
+
+def delivered(store: Store) -> int:
+    return store.count_by_status().get("delivered", 0)
+
+
+def wait_delivered(store: Store, records: int, started: float) -> float:
+    while delivered(store) < records:
+        time.sleep(0.1)
+    return time.perf_counter() - started
+
+
+def baseline(url: str, records: int) -> float:
+    """Plain single-row insert-and-update transactions; returns transactions per second."""
+    store = Store(url)  # same engine set-up as the hub: WAL + synchronous=FULL on SQLite
+    table = Table(
+        "bench_baseline",
+        MetaData(),
+        Column("id", Integer, primary_key=True),
+        Column("status", String(16)),
+        Column("data", String),
+    )
+    table.create(store.engine, checkfirst=True)
+    data = json.dumps(SAMPLE)
+    started = time.perf_counter()
+    for n in range(records):
+        with store.engine.begin() as conn:
+            conn.execute(table.insert().values(id=n, status="accepted", data=data))
+            conn.execute(update(table).where(table.c.id == n).values(status="delivered"))
+    elapsed = time.perf_counter() - started
+    store.dispose()
+    return records / elapsed
+
+
+def one_run(kind: str, records: int, concurrency: int, workers: int) -> dict[str, float]:
+    with tempfile.TemporaryDirectory(prefix="hub-bench-") as tmp:
+        work = Path(tmp)
+        db = Database(kind, work)
+        try:
+            result = {"baseline_tx_s": baseline(db.url, records)}
+            port = free_port()
+            cfg = work / "hub.toml"
+            write_config(cfg, db.url, work / "outbox", port, workers)
+            log = work / "hub.log"
+            store = Store(db.url)
+
+            serve = spawn(cfg, "serve", "--workers", "0", log=log)
+            asyncio.run(wait_ready(port))
+            result["accepted_s"] = records / asyncio.run(load(port, records, concurrency))
+            stop(serve)
+
+            started = time.perf_counter()
+            worker = spawn(cfg, "worker", log=log)
+            result["delivered_s"] = records / wait_delivered(store, records, started)
+            stop(worker)
+
+            serve = spawn(cfg, "serve", log=log)
+            asyncio.run(wait_ready(port))
+            started = time.perf_counter()
+            result["mixed_accepted_s"] = records / asyncio.run(load(port, records, concurrency))
+            result["mixed_end_to_end_s"] = records / wait_delivered(store, 2 * records, started)
+            stop(serve)
+            store.dispose()
+            files = sum(1 for p in (work / "outbox").iterdir() if not p.name.startswith("."))
+            if files != 2 * records:
+                raise RuntimeError(f"expected {2 * records} delivered files, found {files}")
+            return result
+        finally:
+            db.drop()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--records", type=int, default=20_000)
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--concurrency", type=int, default=128)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--databases", default="sqlite,postgresql")
+    args = parser.parse_args()
+    print(
+        f"records={args.records} repeat={args.repeat} concurrency={args.concurrency} "
+        f"workers={args.workers} cpus={os.cpu_count()}",
+        flush=True,
+    )
+    keys = ("baseline_tx_s", "accepted_s", "delivered_s", "mixed_accepted_s", "mixed_end_to_end_s")
+    print("| database | " + " | ".join(keys) + " | intake/baseline |")
+    print("|---" * (len(keys) + 2) + "|")
+    for kind in args.databases.split(","):
+        runs = []
+        for n in range(args.repeat):
+            runs.append(one_run(kind, args.records, args.concurrency, args.workers))
+            print(
+                f"  {kind} run {n + 1}: " + ", ".join(f"{k}={v:.0f}" for k, v in runs[-1].items()),
+                file=sys.stderr,
+                flush=True,
+            )
+        med = {k: statistics.median(r[k] for r in runs) for k in keys}
+        ratio = statistics.median(r["accepted_s"] / r["baseline_tx_s"] for r in runs)
+        print(
+            f"| {kind} | " + " | ".join(f"{med[k]:.0f}" for k in keys) + f" | {ratio:.2f} |",
+            flush=True,
+        )
+
+
+if __name__ == "__main__":
+    main()
