@@ -84,6 +84,7 @@ class LiveHub:
 
         self.hub = Hub(config, plugins)
         self.hub.start()
+        _ = self.hub.adapters
         self.dispatcher = Dispatcher(self.hub, workers)
         self.hub.dispatcher = self.dispatcher
         self.port = free_port()

@@ -89,6 +89,7 @@ def serve(
     from hub.core.api import create_app
 
     hub.start()
+    _ = hub.adapters  # build them now: bad adapter settings refuse start-up, not a worker later
     dispatcher = Dispatcher(hub, workers)
     hub.dispatcher = dispatcher
     channels = ChannelRunner(hub)
@@ -128,6 +129,7 @@ def run_worker(hub: Hub, *, workers: int | None = None) -> None:
     signal.signal(signal.SIGTERM, _signal)
     signal.signal(signal.SIGINT, _signal)
     hub.start(intake_thread=False)
+    _ = hub.adapters
     dispatcher = Dispatcher(hub, workers)
     hub.dispatcher = dispatcher
     if dispatcher.workers == 0:
