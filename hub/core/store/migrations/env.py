@@ -1,16 +1,5 @@
-"""Alembic environment: always run programmatically by hub.core.store.migrate with a connection."""
+"""Alembic environment for the core's migrations; see hub.core.store.migrate.run_env."""
 
-from __future__ import annotations
+from hub.core.store.migrate import run_env
 
-from alembic import context
-
-from hub.core.store.schema import metadata
-
-connection = context.config.attributes["connection"]
-context.configure(
-    connection=connection,
-    target_metadata=metadata,
-    render_as_batch=connection.dialect.name == "sqlite",
-)
-with context.begin_transaction():
-    context.run_migrations()
+run_env()
