@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import tomllib
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,7 +15,26 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from hub.core.config import HubConfig, config_from_dict
-from hub.core.plugins import PluginManager
+from hub.core.plugins import DISABLE_ENV, PluginManager
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def bundled_plugins() -> list[str]:
+    """Entry-point names of the plugins under plugins/ (each a distribution of its own)."""
+    names = []
+    for project in sorted(ROOT.glob("plugins/*/pyproject.toml")):
+        data = tomllib.loads(project.read_text(encoding="utf-8"))
+        names += list(data.get("project", {}).get("entry-points", {}).get("hub", {}))
+    return names
+
+
+@pytest.fixture(autouse=True)
+def core_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Core tests exercise the core alone: bundled plugins (installed in the same environment)
+    are blocked here, in this process and in the hub processes the tests start."""
+    monkeypatch.setenv(DISABLE_ENV, ",".join(bundled_plugins()))
+
 
 PG_URL = os.environ.get(
     "HUB_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
@@ -104,4 +124,4 @@ def make_config(tmp_path: Path):
 @pytest.fixture
 def plugins() -> PluginManager:
     """The real plugin manager (entry points loaded), ready for test plugins to be added."""
-    return PluginManager(disabled=set())
+    return PluginManager()

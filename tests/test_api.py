@@ -73,7 +73,7 @@ class ExamplePlugin:
 
 @pytest.fixture
 def live(make_config, store_url):
-    pm = PluginManager(disabled=set())
+    pm = PluginManager()
     pm.register(ExamplePlugin(), name="example")
     with LiveHub(make_config(store_url), pm) as server:
         yield server

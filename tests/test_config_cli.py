@@ -89,7 +89,7 @@ def test_secret_references(tmp_path: Path, monkeypatch) -> None:
 @pytest.fixture
 def cli(config_file: Path):
     runner = CliRunner()
-    plugins = PluginManager(disabled=set())
+    plugins = PluginManager()
     group = build_cli(plugins)
 
     def invoke(*args: str, input: str | None = None):
@@ -170,7 +170,7 @@ type = "webhook"
 url = "http://127.0.0.1:9/hook"
 secret = "env:HUB_TEST_SECRET"
 """)
-    plugins = PluginManager(disabled=set())
+    plugins = PluginManager()
     out = CliRunner().invoke(
         build_cli(plugins), ["--config", str(path), "doctor"], obj=CliState(None, plugins)
     )

@@ -53,7 +53,7 @@ class AdapterPlugin:
 
 
 def run_hub(make_config, plugin: AdapterPlugin, routes: list[str], **delivery: Any) -> Hub:
-    pm = PluginManager(disabled=set())
+    pm = PluginManager()
     pm.register(plugin, name="scripted")
     cfg = make_config(
         routes=[{"adapters": routes}],

@@ -32,7 +32,7 @@ def run_hub(*args: str, env: dict[str, str] | None = None, cwd: Path | None = No
 
 
 def test_builtin_adapters_come_through_entry_points() -> None:
-    infos = {i.name: i for i in PluginManager(disabled=set()).describe()}
+    infos = {i.name: i for i in PluginManager().describe()}
     assert infos["file"].distribution == "hub" and infos["file"].hooks == ("register_adapters",)
     assert infos["webhook"].version == hub.__version__
 
@@ -132,7 +132,7 @@ class Registers:
     ],
 )
 def test_bad_registrations_name_the_plugin(make_config, calls, message) -> None:
-    pm = PluginManager(disabled=set())
+    pm = PluginManager()
     pm.register(Registers(**calls), name="vendor")
     with pytest.raises(ConfigurationError, match=message) as info:
         Hub(make_config(), pm)
@@ -140,7 +140,7 @@ def test_bad_registrations_name_the_plugin(make_config, calls, message) -> None:
 
 
 def test_most_specific_payload_schema_wins(make_config) -> None:
-    pm = PluginManager(disabled=set())
+    pm = PluginManager()
     pm.register(
         Registers(
             schemas=[
@@ -166,7 +166,7 @@ def test_failing_status_hook_does_not_undo_the_change(make_config) -> None:
         def record_status_changed(self, record_id: str) -> None:
             raise RuntimeError("no")
 
-    pm = PluginManager(disabled=set())
+    pm = PluginManager()
     pm.register(Grumpy(), name="grumpy")
     h = Hub(make_config(), pm)
     h.start()
@@ -197,7 +197,7 @@ def test_lifecycle_hooks_run_and_startup_can_refuse(make_config) -> None:
             seen.append("stop")
 
     hub_module = hub
-    pm = PluginManager(disabled=set())
+    pm = PluginManager()
     pm.register(Life(), name="life")
     refused = Hub(make_config(), pm)
     with pytest.raises(ConfigurationError, match=r"\[plugins.life\] ok is required"):

@@ -50,13 +50,13 @@ def authenticate(
             "a valid bearer token is required",
             headers={"WWW-Authenticate": 'Bearer realm="hub"'},
         )
-    if scope not in client.scopes:
+    if scope is not None and scope not in client.scopes:
         raise HTTPException(403, f"client {client.name!r} lacks the scope {scope!r}")
     return client
 
 
-def require_client(scope: str) -> Callable[[Request], Awaitable[ClientConfig]]:
-    """FastAPI dependency: the authenticated client, which must hold ``scope``."""
+def require_client(scope: str | None) -> Callable[[Request], Awaitable[ClientConfig]]:
+    """FastAPI dependency: the authenticated client, which must hold ``scope`` (None: any)."""
 
     # async on purpose: a sync dependency would cost a threadpool hop on every request.
     async def dependency(request: Request) -> ClientConfig:

@@ -45,6 +45,8 @@ class Hub:
         self.metrics = Metrics(self)
         self.intake = Intake(self)
         self.dispatcher: Dispatcher | None = None
+        # Per-plugin state for this hub (keyed by plugin name), so plugins keep no globals.
+        self.extensions: dict[str, Any] = {}
         self._started = False
         self._lock = threading.Lock()
 

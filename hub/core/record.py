@@ -135,6 +135,25 @@ class Attachment(_Strict):
     sha256: Sha256Hex
 
 
+class Authority(_Strict):
+    """The authority responsible for the service at the place (Zuständige Stelle)."""
+
+    id: Annotated[str, StringConstraints(max_length=256)] | None = Field(
+        default=None, description="Organisation unit id, e.g. PVOG's L100002.OE.…"
+    )
+    name: Text
+    role: Annotated[str, StringConstraints(pattern=r"^[0-9]{2}$")] | None = Field(
+        default=None, description="XZuFi role code; 01 = Zuständige Stelle"
+    )
+    address: Address | None = None
+    phone: Text | None = None
+    email: Text | None = None
+    url: Annotated[str, StringConstraints(max_length=2000)] | None = None
+    source: Annotated[str, StringConstraints(max_length=32)] | None = Field(
+        default=None, description="Where it was resolved: offline, pvog, cache"
+    )
+
+
 class Submission(_Strict):
     """An application as a channel hands it in."""
 
@@ -146,6 +165,9 @@ class Submission(_Strict):
     applicant: Applicant | None = None
     payload: dict[str, Any] = Field(default_factory=dict, description="Service-specific data")
     attachments: list[Attachment] = Field(default_factory=list)
+    authority: Authority | None = Field(
+        default=None, description="Responsible authority; filled by catalogue enrichers"
+    )
 
 
 class HistoryEntry(BaseModel):

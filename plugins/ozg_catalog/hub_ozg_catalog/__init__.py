@@ -1,0 +1,1 @@
+"""hub plugin: the LeiKa/OZG service catalogue, the Regionalschlüssel, responsible authorities."""

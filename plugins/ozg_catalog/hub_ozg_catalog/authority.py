@@ -1,0 +1,148 @@
+"""Who is responsible for a service at a place: offline XZuFi table first, then PVOG.
+
+Both walk up the ARS levels (Gemeinde → Kreis → Land → Bund) when a level has no entry. PVOG
+results are cached in the store with a TTL (found: ``cache_ttl``; not found: ``negative_ttl``);
+when PVOG fails, a stale cache entry is served and marked ``stale``. After a PVOG failure the
+resolver stops asking for ``breaker_seconds``, so an outage costs one timeout, not one per record.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from hub.core.store import utcnow
+from hub_ozg_catalog.catalogue import Catalogue
+from hub_ozg_catalog.keys import Ars
+from hub_ozg_catalog.pvog import PvogClient, PvogError, PvogUnavailable, authority_from_detail
+
+
+class AuthorityUnavailable(Exception):
+    """PVOG is unreachable and nothing is cached for this service and place."""
+
+
+@dataclass(frozen=True)
+class AuthorityResult:
+    found: bool
+    authority: dict[str, Any] | None
+    source: str  # offline | pvog | cache | none
+    stale: bool = False
+    level_ars: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "found": self.found,
+            "authority": self.authority,
+            "source": self.source,
+            "stale": self.stale,
+            "ars": self.level_ars,
+        }
+
+
+class AuthorityResolver:
+    def __init__(
+        self,
+        catalogue: Catalogue,
+        pvog: PvogClient | None,
+        *,
+        cache_ttl: float,
+        negative_ttl: float,
+        breaker_seconds: float,
+    ):
+        self.catalogue = catalogue
+        self.pvog = pvog
+        self.cache_ttl = cache_ttl
+        self.negative_ttl = negative_ttl
+        self.breaker_seconds = breaker_seconds
+        self._open_until = 0.0
+        self._lock = threading.Lock()
+
+    def resolve(self, leika_key: str, ars: str, *, remote: bool = True) -> AuthorityResult:
+        place = Ars.parse(ars)
+        offline = self._offline(leika_key, place)
+        if offline is not None:
+            return offline
+        cached = self.catalogue.cache_get(leika_key, place.ars)
+        if cached is not None:
+            result, fetched = cached
+            age = (utcnow() - fetched).total_seconds()
+            ttl = self.cache_ttl if result.get("found") else self.negative_ttl
+            if age <= ttl:
+                return _from_cache(result, stale=False)
+        if self.pvog is None or not remote or self._breaker_open():
+            if cached is not None:
+                return _from_cache(cached[0], stale=True)
+            if self.pvog is None or not remote:
+                return AuthorityResult(False, None, "none")
+            raise AuthorityUnavailable("PVOG was unavailable moments ago; nothing cached")
+        try:
+            result = self._ask_pvog(leika_key, place)
+        except PvogUnavailable as exc:
+            self._trip()
+            if cached is not None:
+                return _from_cache(cached[0], stale=True)
+            raise AuthorityUnavailable(str(exc)) from exc
+        except PvogError as exc:
+            if cached is not None:
+                return _from_cache(cached[0], stale=True)
+            raise AuthorityUnavailable(str(exc)) from exc
+        self.catalogue.cache_put(leika_key, place.ars, result.as_dict())
+        return result
+
+    def _offline(self, leika_key: str, place: Ars) -> AuthorityResult | None:
+        for level in place.hierarchy():
+            rows = [
+                r for r in self.catalogue.offline_authorities(leika_key, level) if r["role"] == "01"
+            ]
+            if rows:
+                r = rows[0]
+                return AuthorityResult(
+                    True,
+                    {"id": r["oe_id"], "name": r["name"], "role": "01", **r["detail"]},
+                    "offline",
+                    level_ars=level,
+                )
+        return None
+
+    def _ask_pvog(self, leika_key: str, place: Ars) -> AuthorityResult:
+        assert self.pvog is not None
+        levels = []
+        for ars in (place.ars, place.kreis_ars, place.land_ars, "000000000000"):
+            if ars not in levels:
+                levels.append(ars)
+        for ars in levels:
+            lb_id = self.pvog.service_id(leika_key, ars)
+            if lb_id is None:
+                continue
+            units = self.pvog.responsible_units(ars, lb_id)
+            if not units:
+                continue
+            unit = units[0]
+            detail = self.pvog.unit_detail(str(unit["id"]))
+            return AuthorityResult(
+                True,
+                authority_from_detail(str(unit["id"]), unit.get("title"), detail),
+                "pvog",
+                level_ars=ars,
+            )
+        return AuthorityResult(False, None, "pvog")
+
+    def _breaker_open(self) -> bool:
+        with self._lock:
+            return time.monotonic() < self._open_until
+
+    def _trip(self) -> None:
+        with self._lock:
+            self._open_until = time.monotonic() + self.breaker_seconds
+
+
+def _from_cache(result: dict[str, Any], *, stale: bool) -> AuthorityResult:
+    return AuthorityResult(
+        bool(result.get("found")),
+        result.get("authority"),
+        "cache",
+        stale=stale,
+        level_ars=result.get("ars"),
+    )

@@ -1,0 +1,365 @@
+"""Hook implementations of the ozg_catalog plugin. Settings live under ``[plugins.ozg_catalog]``."""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import click
+import structlog
+from fastapi import APIRouter, Depends, HTTPException, Query
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+import hub
+from hub.core.auth import require_client
+from hub.core.cli import pass_hub
+from hub_ozg_catalog.authority import AuthorityResolver, AuthorityUnavailable
+from hub_ozg_catalog.catalogue import Catalogue
+from hub_ozg_catalog.importers import ImportProblem, read_leika_csv, read_regions, read_xzufi
+from hub_ozg_catalog.keys import Ars, KeyError_, LeikaKey
+from hub_ozg_catalog.pvog import DEFAULT_URL, PvogClient
+
+NAME = "ozg_catalog"
+log = structlog.get_logger("hub.ozg_catalog")
+
+
+class CatalogSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    pvog_enabled: bool = Field(default=True, description="Ask the PVOG Suchdienst for authorities")
+    pvog_url: str = DEFAULT_URL
+    timeout: float = Field(default=5.0, gt=0, description="PVOG timeout for CLI and API lookups")
+    retries: int = Field(default=2, ge=0)
+    enrich_timeout: float = Field(default=1.5, gt=0, description="PVOG timeout during intake")
+    cache_ttl_seconds: float = Field(default=86400, ge=0)
+    negative_ttl_seconds: float = Field(default=3600, ge=0)
+    breaker_seconds: float = Field(default=60, ge=0)
+    enrich_authority: bool = True
+    validate_existence: bool = Field(
+        default=True, description="Refuse unknown keys/ARS once a catalogue/code list is loaded"
+    )
+
+
+@dataclass
+class State:
+    settings: CatalogSettings
+    catalogue: Catalogue
+    resolver: AuthorityResolver
+    intake_resolver: AuthorityResolver
+
+
+def state(h: Any) -> State:
+    """This plugin's state for hub ``h``, built on first use."""
+    found = h.extensions.get(NAME)
+    if found is None:
+        try:
+            settings = CatalogSettings.model_validate(h.config.plugins.get(NAME, {}))
+        except ValidationError as exc:
+            raise hub.ConfigurationError(f"[plugins.{NAME}]: {exc}") from None
+        catalogue = Catalogue(h.store)
+
+        def resolver(timeout: float, retries: int) -> AuthorityResolver:
+            pvog = (
+                PvogClient(h.http, settings.pvog_url, timeout=timeout, retries=retries)
+                if settings.pvog_enabled
+                else None
+            )
+            return AuthorityResolver(
+                catalogue,
+                pvog,
+                cache_ttl=settings.cache_ttl_seconds,
+                negative_ttl=settings.negative_ttl_seconds,
+                breaker_seconds=settings.breaker_seconds,
+            )
+
+        found = State(
+            settings,
+            catalogue,
+            resolver(settings.timeout, settings.retries),
+            resolver(settings.enrich_timeout, 0),
+        )
+        h.extensions[NAME] = found
+    return found
+
+
+@hub.hookimpl
+def hub_startup(hub: Any) -> None:
+    """Create or upgrade the catalogue tables; load the built-in services into an empty store."""
+    st = state(hub)
+    st.catalogue.migrate()
+    st.catalogue.ensure_builtin()
+
+
+# --- intake ------------------------------------------------------------------------------------
+
+
+def enrich(record: hub.Record, ctx: hub.EnrichContext) -> None:
+    st = state(ctx.hub)
+    cat = st.catalogue
+    key = record.service.leika_key
+    svc = cat.service(key)
+    if svc is None and st.settings.validate_existence and cat.services_imported():
+        raise hub.IntakeRejected.one(
+            "service.leika_key",
+            "catalogue_existence",
+            f"{key} is not a service of the loaded LeiKa catalogue",
+        )
+    if svc is not None:
+        record.service.name = record.service.name or svc["name"][:500]
+        record.service.ozg_id = record.service.ozg_id or svc.get("ozg_id")
+    ars = record.municipality.ars
+    try:
+        Ars.parse(ars)
+    except KeyError_ as exc:
+        raise hub.IntakeRejected.one("municipality.ars", "ars_structure", str(exc)) from None
+    region = cat.region(ars)
+    if region is None and st.settings.validate_existence and cat.regions_loaded():
+        raise hub.IntakeRejected.one(
+            "municipality.ars",
+            "region_existence",
+            f"{ars} is not in the loaded Regionalschlüssel code list",
+        )
+    if region is not None and region.get("name") and record.municipality.name is None:
+        record.municipality.name = region["name"]
+    if st.settings.enrich_authority and record.authority is None:
+        _attach_authority(st, record, key, ars)
+
+
+def _attach_authority(st: State, record: hub.Record, key: str, ars: str) -> None:
+    try:
+        result = st.intake_resolver.resolve(key, ars)
+    except AuthorityUnavailable:
+        log.info("authority_unresolved", reason="pvog_unavailable")
+        return  # enrichment never blocks intake
+    if not result.found or not result.authority:
+        return
+    try:
+        record.authority = hub.Authority.model_validate(
+            {k: v for k, v in result.authority.items() if v is not None} | {"source": result.source}
+        )
+    except ValidationError:
+        log.info("authority_unusable", source=result.source)
+
+
+@hub.hookimpl
+def register_enrichers(register: Any) -> None:
+    register(NAME, enrich, order=10)
+
+
+# --- HTTP --------------------------------------------------------------------------------------
+
+
+@hub.hookimpl
+def register_routes(register: Any, hub: Any) -> None:
+    router = APIRouter(
+        prefix="/v1/catalog", tags=["catalog"], dependencies=[Depends(require_client(None))]
+    )
+
+    @router.get("/search")
+    def search(
+        q: str = Query(min_length=1, max_length=200), limit: int = Query(10, ge=1, le=100)
+    ) -> dict[str, Any]:
+        """Services ranked for a citizen's words."""
+        return {"query": q, "items": [h.as_dict() for h in state(hub).catalogue.search(q, limit)]}
+
+    @router.get("/services/{key}")
+    def service(key: str) -> dict[str, Any]:
+        _key_or_422(key)
+        found = state(hub).catalogue.describe(key)
+        if found is None:
+            raise HTTPException(404, f"{key} is not in the catalogue")
+        return found
+
+    @router.get("/regions/{ars}")
+    def region(ars: str) -> dict[str, Any]:
+        parsed = _ars_or_422(ars)
+        found = state(hub).catalogue.region(parsed.ars)
+        if found is None:
+            raise HTTPException(404, f"{ars} is not in the Regionalschlüssel code list")
+        return {
+            **parsed.as_dict(),
+            "name": found.get("name"),
+            "kind": found["kind"],
+            "hierarchy": parsed.hierarchy(),
+        }
+
+    @router.get("/authority")
+    def authority(leika: str = Query(), ars: str = Query()) -> dict[str, Any]:
+        """The responsible authority (Zuständige Stelle) for a service at a place."""
+        _key_or_422(leika)
+        place = _ars_or_422(ars)
+        try:
+            result = state(hub).resolver.resolve(leika, place.ars)
+        except AuthorityUnavailable as exc:
+            raise HTTPException(503, f"PVOG is unavailable and nothing is cached: {exc}") from None
+        if not result.found:
+            raise HTTPException(404, "no responsible authority is known for this service here")
+        return result.as_dict()
+
+    register(router)
+
+
+def _key_or_422(key: str) -> LeikaKey:
+    try:
+        return LeikaKey.parse(key)
+    except KeyError_ as exc:
+        raise hub.IntakeRejected.one("leika", "leika_structure", str(exc)) from None
+
+
+def _ars_or_422(ars: str) -> Ars:
+    try:
+        return Ars.parse(ars)
+    except KeyError_ as exc:
+        raise hub.IntakeRejected.one("ars", "ars_structure", str(exc)) from None
+
+
+# --- CLI ---------------------------------------------------------------------------------------
+
+
+def _echo(data: Any) -> None:
+    click.echo(json.dumps(data, indent=2, ensure_ascii=False, default=str))
+
+
+@hub.hookimpl
+def register_commands(cli: click.Group) -> None:
+    @cli.group()
+    def catalog() -> None:
+        """The LeiKa/OZG service catalogue."""
+
+    @catalog.command("import")
+    @click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+    @pass_hub
+    def import_(h: Any, path: Path) -> None:
+        """Replace the catalogue with a LeiKa CSV (KDN or official layout)."""
+        started = time.perf_counter()
+        try:
+            layout, rows = read_leika_csv(path)
+        except ImportProblem as exc:
+            raise click.ClickException(str(exc)) from None
+        count = state(h).catalogue.replace_services(rows, f"{layout}:{path.name}")
+        click.echo(
+            f"imported {count} services ({layout} layout) in {time.perf_counter() - started:.2f} s"
+        )
+
+    @catalog.command("import-xzufi")
+    @click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+    @pass_hub
+    def import_xzufi(h: Any, path: Path) -> None:
+        """Replace the offline table of responsible authorities from an XZuFi message."""
+        try:
+            version, items = read_xzufi(path)
+        except ImportProblem as exc:
+            raise click.ClickException(str(exc)) from None
+        count = state(h).catalogue.replace_authorities(items)
+        click.echo(f"imported {count} responsibilities (XZuFi {version})")
+
+    @catalog.command("search")
+    @click.argument("text")
+    @click.option("--limit", default=10, show_default=True, type=click.IntRange(1, 100))
+    @click.option("--json", "as_json", is_flag=True)
+    @pass_hub
+    def search(h: Any, text: str, limit: int, as_json: bool) -> None:
+        """Find services for a citizen's words."""
+        hits = state(h).catalogue.search(text, limit)
+        if as_json:
+            _echo([x.as_dict() for x in hits])
+            return
+        if not hits:
+            click.echo("no matching service")
+        for x in hits:
+            click.echo(
+                f"{x.score:5.2f}  {x.key}  {x.name}" + (f"  [OZG {x.ozg_id}]" if x.ozg_id else "")
+            )
+
+    @catalog.command("show")
+    @click.argument("key")
+    @click.option("--json", "as_json", is_flag=True)
+    @pass_hub
+    def show(h: Any, key: str, as_json: bool) -> None:
+        """One service with its key structure."""
+        try:
+            LeikaKey.parse(key)
+        except KeyError_ as exc:
+            raise click.ClickException(f"{key}: {exc}") from None
+        found = state(h).catalogue.describe(key)
+        if found is None:
+            raise click.ClickException(f"{key} is not in the catalogue")
+        if as_json:
+            _echo(found)
+            return
+        for k, v in found.items():
+            if v not in (None, [], ""):
+                click.echo(f"{k:<22} {', '.join(v) if isinstance(v, list) else v}")
+
+    @catalog.command("authority")
+    @click.argument("key")
+    @click.option("--ars", required=True, help="12-digit Regionalschlüssel (or 8-digit AGS).")
+    @click.option("--json", "as_json", is_flag=True)
+    @pass_hub
+    def authority(h: Any, key: str, ars: str, as_json: bool) -> None:
+        """Who is responsible for service KEY at ARS."""
+        try:
+            LeikaKey.parse(key)
+            place = Ars.parse(ars)
+        except KeyError_ as exc:
+            raise click.ClickException(str(exc)) from None
+        try:
+            result = state(h).resolver.resolve(key, place.ars)
+        except AuthorityUnavailable as exc:
+            raise click.ClickException(f"PVOG unavailable and nothing cached: {exc}") from None
+        if as_json:
+            _echo(result.as_dict())
+            return
+        if not result.found or not result.authority:
+            raise click.ClickException("no responsible authority known")
+        a = result.authority
+        click.echo(
+            f"{a['name']}  ({a.get('id')}, via {result.source}"
+            f"{', stale' if result.stale else ''}, level {result.level_ars})"
+        )
+        address = a.get("address") or {}
+        if address:
+            click.echo(
+                "  "
+                + ", ".join(
+                    str(v)
+                    for v in (
+                        address.get("street"),
+                        address.get("postal_code"),
+                        address.get("city"),
+                    )
+                    if v
+                )
+            )
+        for k in ("phone", "email", "url"):
+            if a.get(k):
+                click.echo(f"  {k}: {a[k]}")
+
+    @cli.group()
+    def regions() -> None:
+        """Amtliche Regionalschlüssel (ARS)."""
+
+    @regions.command("import")
+    @click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+    @pass_hub
+    def regions_import(h: Any, path: Path) -> None:
+        """Replace the code list from Destatis' XRepository JSON."""
+        try:
+            rows = read_regions(path)
+        except ImportProblem as exc:
+            raise click.ClickException(str(exc)) from None
+        click.echo(f"imported {state(h).catalogue.replace_regions(rows)} regions")
+
+    @regions.command("show")
+    @click.argument("ars")
+    @pass_hub
+    def regions_show(h: Any, ars: str) -> None:
+        """An ARS (or AGS) decoded, with its hierarchy."""
+        try:
+            place = Ars.parse(ars)
+        except KeyError_ as exc:
+            raise click.ClickException(str(exc)) from None
+        found = state(h).catalogue.region(place.ars) or {}
+        _echo({**place.as_dict(), "name": found.get("name"), "hierarchy": place.hierarchy()})
