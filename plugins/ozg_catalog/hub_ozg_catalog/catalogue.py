@@ -36,6 +36,7 @@ class Snapshot:
     services: dict[str, dict[str, Any]]
     services_source: str
     regions: dict[str, dict[str, Any]]
+    ars_by_ags: dict[str, str]
     region_prefixes: frozenset[str]
     authorities: dict[tuple[str, str], list[dict[str, Any]]]
     _index: SearchIndex | None = None
@@ -150,7 +151,10 @@ class Catalogue:
             row = dict(r._mapping)
             row["detail"] = json.loads(row["detail"])
             authorities.setdefault((r.leika_key, r.ars), []).append(row)
-        return Snapshot(version, services, source, regions, frozenset(prefixes), authorities)
+        ars_by_ags = {Ars(ars).ags: ars for ars in regions}
+        return Snapshot(
+            version, services, source, regions, ars_by_ags, frozenset(prefixes), authorities
+        )
 
     def service(self, key: str) -> dict[str, Any] | None:
         return self.snapshot().services.get(key)
@@ -178,10 +182,15 @@ class Catalogue:
         return None
 
     def ars_for_ags(self, ags: str) -> str | None:
-        for ars in self.snapshot().regions:
-            if Ars(ars).ags == ags:
-                return ars
-        return None
+        return self.snapshot().ars_by_ags.get(ags)
+
+    def place(self, value: str) -> Ars:
+        """An ARS, or an AGS looked up in the code list (the AGS lacks the Gemeindeverband)."""
+        if len(value) == 8 and value.isdigit():
+            found = self.ars_for_ags(value)
+            if found is not None:
+                return Ars(found)
+        return Ars.parse(value)
 
     def describe(self, key: str) -> dict[str, Any] | None:
         svc = self.service(key)

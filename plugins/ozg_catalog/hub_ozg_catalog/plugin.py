@@ -174,7 +174,7 @@ def register_routes(register: Any, hub: Any) -> None:
 
     @router.get("/regions/{ars}")
     def region(ars: str) -> dict[str, Any]:
-        parsed = _ars_or_422(ars)
+        parsed = _ars_or_422(ars, state(hub).catalogue)
         found = state(hub).catalogue.region(parsed.ars)
         if found is None:
             raise HTTPException(404, f"{ars} is not in the Regionalschlüssel code list")
@@ -189,7 +189,7 @@ def register_routes(register: Any, hub: Any) -> None:
     def authority(leika: str = Query(), ars: str = Query()) -> dict[str, Any]:
         """The responsible authority (Zuständige Stelle) for a service at a place."""
         _key_or_422(leika)
-        place = _ars_or_422(ars)
+        place = _ars_or_422(ars, state(hub).catalogue)
         try:
             result = state(hub).resolver.resolve(leika, place.ars)
         except AuthorityUnavailable as exc:
@@ -208,9 +208,9 @@ def _key_or_422(key: str) -> LeikaKey:
         raise hub.IntakeRejected.one("leika", "leika_structure", str(exc)) from None
 
 
-def _ars_or_422(ars: str) -> Ars:
+def _ars_or_422(ars: str, catalogue: Catalogue) -> Ars:
     try:
-        return Ars.parse(ars)
+        return catalogue.place(ars)
     except KeyError_ as exc:
         raise hub.IntakeRejected.one("ars", "ars_structure", str(exc)) from None
 
@@ -302,7 +302,7 @@ def register_commands(cli: click.Group) -> None:
         """Who is responsible for service KEY at ARS."""
         try:
             LeikaKey.parse(key)
-            place = Ars.parse(ars)
+            place = state(h).catalogue.place(ars)
         except KeyError_ as exc:
             raise click.ClickException(str(exc)) from None
         try:
@@ -358,7 +358,7 @@ def register_commands(cli: click.Group) -> None:
     def regions_show(h: Any, ars: str) -> None:
         """An ARS (or AGS) decoded, with its hierarchy."""
         try:
-            place = Ars.parse(ars)
+            place = state(h).catalogue.place(ars)
         except KeyError_ as exc:
             raise click.ClickException(str(exc)) from None
         found = state(h).catalogue.region(place.ars) or {}

@@ -1,0 +1,124 @@
+"""Fixtures for the catalogue plugin. Real catalogue data is read from the shared folder named by
+HUB_SHARED_DIR (default: ../shared next to the repository); tests that need it skip, saying so,
+when it is absent."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import create_engine, text
+
+from hub.core.config import config_from_dict
+from hub.core.hub import Hub
+from hub.core.plugins import PluginManager
+
+REPO = Path(__file__).resolve().parents[3]
+SHARED = Path(os.environ.get("HUB_SHARED_DIR", REPO.parent / "shared"))
+FIXTURES = Path(__file__).parent / "fixtures"
+PG_URL = os.environ.get(
+    "HUB_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+)
+TOKEN = "catalog-test-token-0123"
+
+
+def shared_file(relative: str) -> Path:
+    path = SHARED / relative
+    if not path.is_file():
+        pytest.skip(
+            f"needs {relative} from the shared folder; set HUB_SHARED_DIR (looked in {SHARED})"
+        )
+    return path
+
+
+@pytest.fixture
+def leika_csv() -> Path:
+    return shared_file("catalog/leika_kdn_2019.csv")
+
+
+@pytest.fixture
+def regions_json() -> Path:
+    return shared_file("catalog/regionalschluessel_2025-07-31.json")
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'hub.db'}"
+        return
+    schema = f"cattest_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(PG_URL, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    except Exception as exc:  # pragma: no cover
+        pytest.fail(f"PostgreSQL at {PG_URL} is required for this test: {exc}")
+    yield f"{PG_URL}?options=-csearch_path%3D{schema}"
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+    admin.dispose()
+
+
+def make_config(store_url: str, tmp_path: Path, **plugin_settings: Any):
+    import hashlib
+
+    return config_from_dict(
+        {
+            "store": {"url": store_url},
+            "delivery": {"workers": 1, "poll_interval": 0.05},
+            "clients": [
+                {
+                    "name": "portal",
+                    "token_sha256": hashlib.sha256(TOKEN.encode()).hexdigest(),
+                    "scopes": ["records:write", "records:read"],
+                    "municipalities": ["*"],
+                }
+            ],
+            "routes": [{"adapters": ["file"]}],
+            "adapters": {"file": {"directory": str(tmp_path / "outbox")}},
+            "plugins": {
+                "ozg_catalog": {
+                    "pvog_url": "https://pvog.test/suchdienst/api",
+                    "breaker_seconds": 0,
+                    **plugin_settings,
+                }
+            },
+        }
+    )
+
+
+@pytest.fixture
+def hub_factory(tmp_path: Path):
+    made: list[Hub] = []
+
+    def make(store_url: str | None = None, **plugin_settings: Any) -> Hub:
+        url = store_url or f"sqlite:///{tmp_path / 'hub.db'}"
+        h = Hub(make_config(url, tmp_path, **plugin_settings), PluginManager())
+        h.start(intake_thread=False)
+        made.append(h)
+        return h
+
+    yield make
+    for h in made:
+        h.close()
+
+
+@pytest.fixture
+def fixtures_dir() -> Path:
+    return FIXTURES
+
+
+@pytest.fixture(scope="session")
+def repo_root() -> Path:
+    return REPO
+
+
+@pytest.fixture(scope="session")
+def kdn_rows() -> list[dict[str, Any]]:
+    from hub_ozg_catalog.importers import read_leika_csv
+
+    return read_leika_csv(shared_file("catalog/leika_kdn_2019.csv"))[1]
