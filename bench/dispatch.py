@@ -13,7 +13,8 @@ same run:
 * mixed    — ``hub serve`` with its workers, loaded the same way: accepted/s and the time until
   everything is delivered.
 
-Whole runs, medians over --repeat runs. Usage::
+The hub processes run with the bundled plugins blocked (HUB_DISABLE_PLUGINS), so the figures
+are the core's. Whole runs, medians over --repeat runs. Usage::
 
     python bench/dispatch.py [--records 20000] [--repeat 3] [--concurrency 128]
                              [--databases sqlite,postgresql] [--workers 2]
