@@ -83,13 +83,14 @@ def register_enrichers(register: RegisterEnricher) -> None:
 
 
 @hookspec
-def register_identity_providers(register: RegisterIdentityProvider) -> None:
+def register_identity_providers(register: RegisterIdentityProvider, hub: Hub) -> None:
     """Register identity providers that vouch for the applicant of an HTTP submission.
 
-    Call ``register(name, provider)``. ``provider.identify(request)`` receives the Starlette
-    request of ``POST /v1/records`` and returns a :class:`hub.IdentityClaim` (identity with trust
-    level, plus applicant fields as the provider delivered them) or ``None`` when the request has
-    no session of this provider. A claim overrides the applicant data the client sent.
+    Call ``register(name, provider)``; ``hub`` is the hub they serve.
+    ``provider.identify(request)`` receives the Starlette request of ``POST /v1/records`` and
+    returns a :class:`hub.IdentityClaim` (identity with trust level, plus applicant fields as the
+    provider delivered them) or ``None`` when the request has no session of this provider.
+    The claim's fields override the client's, field by field.
     """
 
 

@@ -17,10 +17,12 @@ from concurrent.futures import Future
 from typing import TYPE_CHECKING, Any
 
 import structlog
+from pydantic import ValidationError
 
 from hub.core.context import EnrichContext
 from hub.core.errors import Conflict, FieldProblem, IntakeRejected
-from hub.core.record import Record, RecordStatus, Submission
+from hub.core.problems import field_problems
+from hub.core.record import Applicant, Record, RecordStatus, Submission
 from hub.core.registry import IdentityClaim
 from hub.core.store import Accepted, IdempotencyConflict, NewRecord, utcnow
 
@@ -37,6 +39,22 @@ Waiter = Future[Outcome] | asyncio.Future[Outcome]
 def body_digest(sub: Submission) -> str:
     """SHA-256 of the validated submission: formatting and top-level key order do not matter."""
     return hashlib.sha256(sub.__pydantic_serializer__.to_json(sub)).hexdigest()
+
+
+def _apply_claim(applicant: Applicant | None, claim: IdentityClaim) -> Applicant:
+    """The provider's values win over the client's, field by field; the identity is the
+    provider's. A claim that leaves the applicant invalid is refused, naming the field."""
+    merged = applicant.model_dump() if applicant is not None else {}
+    merged.update({k: v for k, v in claim.applicant.items() if v is not None})
+    merged["identity"] = claim.identity.model_dump()
+    try:
+        return Applicant.model_validate(merged)
+    except ValidationError as exc:
+        problems = [
+            FieldProblem(f"applicant.{p.field}", p.rule, p.message)
+            for p in field_problems(exc.errors(include_url=False))
+        ]
+        raise IntakeRejected(problems) from None
 
 
 class GroupCommitter:
@@ -171,7 +189,7 @@ class Intake:
             history=[],
         )
         if identity is not None:
-            record.applicant = identity.applicant_model()
+            record.applicant = _apply_claim(record.applicant, identity)
         if self.hub.registry.enrichers:
             ctx = EnrichContext(hub=self.hub, client=client)
             for enricher in self.hub.registry.enrichers:

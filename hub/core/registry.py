@@ -16,7 +16,7 @@ import jsonschema
 from jsonschema.validators import Draft202012Validator
 
 from hub.core.errors import ConfigurationError, FieldProblem
-from hub.core.record import Applicant, Identity
+from hub.core.record import Identity
 
 if TYPE_CHECKING:  # pragma: no cover
     from fastapi import APIRouter
@@ -110,11 +110,6 @@ class IdentityClaim:
 
     identity: Identity
     applicant: Mapping[str, Any] = field(default_factory=dict)
-
-    def applicant_model(self) -> Applicant:
-        data = dict(self.applicant)
-        data["identity"] = self.identity
-        return Applicant.model_validate(data)
 
 
 class IdentityProvider(Protocol):

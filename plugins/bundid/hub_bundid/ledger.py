@@ -1,0 +1,134 @@
+"""Requests we sent, assertions we have seen, and sessions — in the hub's store, so every hub
+process shares them and a restart forgets nothing."""
+
+from __future__ import annotations
+
+import json
+import secrets
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import delete, insert, select, update
+from sqlalchemy.exc import IntegrityError
+
+from hub.core.store import Store, utcnow
+from hub.core.store.migrate import upgrade
+from hub_bundid import tables
+from hub_bundid.constants import SESSION_LIMITS
+from hub_bundid.errors import SamlError
+from hub_bundid.response import LoginResult, PendingRequest
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+class Ledger:
+    def __init__(self, store: Store):
+        self.store = store
+
+    def migrate(self) -> None:
+        upgrade(
+            self.store.engine,
+            script_location=MIGRATIONS,
+            metadata=tables.metadata,
+            version_table=tables.VERSION_TABLE,
+        )
+
+    def remember_request(self, request_id: str, min_rank: int, ttl: float) -> None:
+        now = utcnow()
+        with self.store.engine.begin() as conn:
+            conn.execute(
+                insert(tables.requests).values(
+                    id=request_id,
+                    min_rank=min_rank,
+                    created_at=now,
+                    expires_at=now + timedelta(seconds=ttl),
+                )
+            )
+
+    def pending(self, request_id: str) -> PendingRequest | None:
+        with self.store.read_engine.connect() as conn:
+            row = conn.execute(
+                select(tables.requests).where(
+                    tables.requests.c.id == request_id, tables.requests.c.used_at.is_(None)
+                )
+            ).first()
+        return PendingRequest(row.id, row.min_rank, row.expires_at) if row else None
+
+    def assertion_seen(self, assertion_id: str) -> bool:
+        with self.store.read_engine.connect() as conn:
+            return (
+                conn.execute(
+                    select(tables.assertions.c.id).where(tables.assertions.c.id == assertion_id)
+                ).first()
+                is not None
+            )
+
+    def complete_login(self, result: LoginResult, session: dict[str, Any]) -> str:
+        """In one transaction: use up the request, record the assertion, open the session."""
+        now = utcnow()
+        sid = secrets.token_urlsafe(32)
+        absolute, idle = SESSION_LIMITS[result.level]
+        try:
+            with self.store.engine.begin() as conn:
+                used = conn.execute(
+                    update(tables.requests)
+                    .where(
+                        tables.requests.c.id == result.request_id,
+                        tables.requests.c.used_at.is_(None),
+                    )
+                    .values(used_at=now)
+                )
+                if used.rowcount != 1:
+                    raise SamlError("unknown_request", "the login request was already used")
+                conn.execute(
+                    insert(tables.assertions).values(
+                        id=result.assertion_id, expires_at=result.assertion_expires
+                    )
+                )
+                conn.execute(
+                    insert(tables.sessions).values(
+                        sid=sid,
+                        level=result.level,
+                        created_at=now,
+                        last_seen=now,
+                        expires_at=now + timedelta(seconds=absolute),
+                        idle_seconds=idle,
+                        data=json.dumps(session, ensure_ascii=False),
+                    )
+                )
+        except IntegrityError:
+            raise SamlError("replayed", "this assertion was used before") from None
+        return sid
+
+    def session(self, sid: str, now: datetime | None = None) -> dict[str, Any] | None:
+        """The session's data if it is alive (idle and absolute limits), touching it."""
+        now = now or utcnow()
+        with self.store.engine.begin() as conn:
+            row = conn.execute(select(tables.sessions).where(tables.sessions.c.sid == sid)).first()
+            if row is None:
+                return None
+            if row.expires_at <= now or row.last_seen + timedelta(seconds=row.idle_seconds) <= now:
+                conn.execute(delete(tables.sessions).where(tables.sessions.c.sid == sid))
+                return None
+            conn.execute(
+                update(tables.sessions).where(tables.sessions.c.sid == sid).values(last_seen=now)
+            )
+        data = json.loads(row.data)
+        data["session"] = {
+            "created_at": row.created_at.isoformat(),
+            "expires_at": row.expires_at.isoformat(),
+            "idle_seconds": row.idle_seconds,
+        }
+        return data
+
+    def end_session(self, sid: str) -> None:
+        with self.store.engine.begin() as conn:
+            conn.execute(delete(tables.sessions).where(tables.sessions.c.sid == sid))
+
+    def purge(self) -> None:
+        now = utcnow()
+        with self.store.engine.begin() as conn:
+            conn.execute(delete(tables.sessions).where(tables.sessions.c.expires_at <= now))
+            conn.execute(delete(tables.assertions).where(tables.assertions.c.expires_at <= now))
+            conn.execute(delete(tables.requests).where(tables.requests.c.expires_at <= now))

@@ -1,0 +1,146 @@
+"""Hook implementations of the bundid plugin. Active when ``[plugins.bundid]`` is configured."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import click
+from pydantic import ValidationError
+
+import hub
+from hub_bundid.constants import RANK_OF_LEVEL
+from hub_bundid.simulator import Simulator, SimulatorConfig, SimulatorServer
+from hub_bundid.sp import BundIdIdentity, BundIdSettings, SpState, build_state, router
+
+NAME = "bundid"
+
+
+def state(h: Any) -> SpState | None:
+    """This plugin's state for hub ``h``; None when BundID is not configured."""
+    if NAME not in h.config.plugins:
+        return None
+    found = h.extensions.get(NAME)
+    if found is None:
+        try:
+            settings = BundIdSettings.model_validate(h.config.plugins[NAME])
+        except ValidationError as exc:
+            raise hub.ConfigurationError(f"[plugins.{NAME}]: {exc}") from None
+        found = build_state(h, settings)
+        h.extensions[NAME] = found
+    return found
+
+
+@hub.hookimpl
+def hub_startup(hub: Any) -> None:
+    """Create the SP's tables; in development, start the embedded simulator."""
+    st = state(hub)
+    if st is None:
+        return
+    st.ledger.migrate()
+    st.ledger.purge()
+    sim = st.settings.simulator
+    if sim is not None:
+        port = int(sim.get("port", 8089))
+        host = str(sim.get("host", "127.0.0.1"))
+        simulator = Simulator(
+            SimulatorConfig(
+                base_url=f"http://{host}:{port}",
+                sp_certs=[st.signing.cert_pem],
+                sp_encryption_cert=st.encryption.cert_pem,
+                keys_dir=Path(st.settings.keys_dir) if st.settings.keys_dir else None,
+                auto_persona=sim.get("auto_persona"),
+                legacy=bool(sim.get("legacy", False)),
+            )
+        )
+        server = SimulatorServer(simulator, host, port)
+        server.start()
+        hub.extensions[f"{NAME}.simulator"] = server
+
+
+@hub.hookimpl
+def hub_shutdown(hub: Any) -> None:
+    """Stop the embedded simulator, if one runs."""
+    server = hub.extensions.pop(f"{NAME}.simulator", None)
+    if server is not None:
+        server.stop()
+
+
+@hub.hookimpl
+def register_routes(register: Any, hub: Any) -> None:
+    if NAME in hub.config.plugins:
+        register(router(lambda: state(hub)))
+
+
+@hub.hookimpl
+def register_identity_providers(register: Any, hub: Any) -> None:
+    register(NAME, BundIdIdentity(lambda: state(hub)))
+
+
+def check_trust_level(record: hub.Record, ctx: hub.EnrichContext) -> None:
+    """A record submitted in a BundID session must meet its service's minimum level."""
+    st = state(ctx.hub)
+    identity = record.applicant.identity if record.applicant else None
+    if st is None or identity is None or identity.method != "bundid":
+        return
+    required = st.settings.level_for(record.service.leika_key)
+    if RANK_OF_LEVEL[identity.trust_level.value] < RANK_OF_LEVEL[required]:
+        raise hub.IntakeRejected.one(
+            "applicant.identity.trust_level",
+            "trust_level_insufficient",
+            f"this service needs a BundID login at level {required!r}; the session has "
+            f"{identity.trust_level.value!r}",
+            status_code=403,
+        )
+
+
+@hub.hookimpl
+def register_enrichers(register: Any) -> None:
+    register("bundid_trust_level", check_trust_level, order=20)
+
+
+@hub.hookimpl
+def register_commands(cli: click.Group) -> None:
+    @cli.group()
+    def bundid() -> None:
+        """BundID login: keys and the simulator."""
+
+    @bundid.command("simulator")
+    @click.option("--host", default="127.0.0.1", show_default=True)
+    @click.option("--port", default=8089, show_default=True, type=int)
+    @click.option("--sp-metadata", required=True, help="URL or file of the hub's /bundid/metadata.")
+    @click.option(
+        "--keys-dir",
+        type=click.Path(file_okay=False, path_type=Path),
+        default=Path("var/bundid-simulator"),
+        show_default=True,
+    )
+    @click.option("--persona", help="Answer at once as this persona (non-interactive).")
+    @click.option("--legacy", is_flag=True, help="rsa-sha256 and AES-CBC instead of PSS/GCM.")
+    def simulator(
+        host: str, port: int, sp_metadata: str, keys_dir: Path, persona: str | None, legacy: bool
+    ) -> None:
+        """Run a BundID-like IdP on loopback (metadata at http://HOST:PORT/idp)."""
+        import uvicorn
+
+        sim = Simulator(
+            SimulatorConfig(
+                base_url=f"http://{host}:{port}",
+                sp_metadata=sp_metadata,
+                keys_dir=keys_dir,
+                auto_persona=persona,
+                legacy=legacy,
+            )
+        )
+        click.echo(f"BundID simulator: entityID {sim.config.entity_id}", err=True)
+        uvicorn.run(sim.app, host=host, port=port, log_config=None, access_log=False)
+
+    @bundid.command("keys")
+    @click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
+    def make_keys(directory: Path) -> None:
+        """Create SP signing and encryption key pairs (self-signed, 3072 bit) in DIRECTORY."""
+        from hub_bundid import keys
+
+        for name in ("sp-signing", "sp-encryption"):
+            keys.ensure(directory, name, name)
+            click.echo(f"{directory / name}.key, {directory / name}.crt")
