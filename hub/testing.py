@@ -78,7 +78,11 @@ class LiveHub:
     """A hub serving HTTP on loopback in a background thread, workers included."""
 
     def __init__(
-        self, config: HubConfig, plugins: PluginManager | None = None, workers: int | None = None
+        self,
+        config: HubConfig,
+        plugins: PluginManager | None = None,
+        workers: int | None = None,
+        port: int | None = None,
     ):
         from hub.core.api import create_app
 
@@ -87,7 +91,7 @@ class LiveHub:
         _ = self.hub.adapters
         self.dispatcher = Dispatcher(self.hub, workers)
         self.hub.dispatcher = self.dispatcher
-        self.port = free_port()
+        self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.app = create_app(self.hub)
         self._server = uvicorn.Server(

@@ -248,7 +248,8 @@ def session_data(result: LoginResult) -> dict[str, Any]:
         "stork_level": STORK[result.rank],
         "login_method": result.method,
         "attributes": {
-            k: {"value": v.value, "trust_level": v.trust_rank} for k, v in result.attributes.items()
+            k: {"value": v.value, "trust_level": TRUST_NAMES.get(v.trust_rank)}
+            for k, v in result.attributes.items()
         },
         "applicant": {k: v for k, v in applicant.items() if v is not None},
     }
@@ -413,7 +414,7 @@ def router(get_state: Any) -> APIRouter:
             sid = st.ledger.complete_login(result, session_data(result))
         except SamlError as exc:
             return _failure(request, exc, 403 if exc.code == "trust_level_too_low" else 400)
-        log.info("bundid_login", level=result.level, method=result.method)
+        log.info("bundid_login", trust_level=result.level, method=result.method)
         response = RedirectResponse(_safe_next(relay.get("n")), status_code=303)
         response.set_cookie(
             COOKIE,

@@ -1,0 +1,227 @@
+"""Logging in with BundID end to end: hub (SP) and simulator (IdP) as real servers on loopback."""
+
+from __future__ import annotations
+
+import base64
+import re
+import time
+import zlib
+from urllib.parse import parse_qs, urlsplit
+
+import httpx
+import pytest
+from conftest import TOKEN, form
+from hub_bundid import tables
+from hub_bundid.constants import AKDB, CLASSIC_UI, NS
+from lxml import etree
+from sqlalchemy import update
+
+from hub.testing import sample_submission
+
+
+def test_metadata_as_bundid_requires_it(bundid) -> None:
+    with bundid.browser() as b:
+        r = b.get("/bundid/metadata")
+    assert r.headers["content-type"].startswith("application/samlmetadata+xml")
+    root = etree.fromstring(r.content)
+    assert root.get("entityID") == "https://hub.test/bundid"
+    assert root.get("validUntil") is None and root.get("ID") is None
+    uses = sorted(k.get("use") for k in root.iterfind(".//md:KeyDescriptor", NS))
+    assert uses == ["encryption", "signing"]
+    acs = root.find(".//md:AssertionConsumerService", NS)
+    assert acs.get("Binding").endswith("HTTP-POST") and acs.get("Location").endswith("/acs")
+
+
+def test_login_request_carries_the_v2_extension_in_schema_order(bundid) -> None:
+    with bundid.browser() as b:
+        page = b.get("/bundid/login", params={"service": "99115005104000"})
+    action, fields = form(page.text)
+    assert action == f"{bundid.sim_url}/idp/profile/SAML2/POST/SSO"
+    request = etree.fromstring(base64.b64decode(fields["SAMLRequest"]))
+    children = [etree.QName(c).localname for c in request]
+    assert children == ["Issuer", "Signature", "Extensions", "RequestedAuthnContext"]
+    ext = request.find("samlp:Extensions/akdb:AuthenticationRequest", NS)
+    assert ext.get("Version") == "2"
+    assert [etree.QName(c).localname for c in ext] == [
+        "AuthnMethods",
+        "RequestedAttributes",
+        "DisplayInformation",
+    ]
+    ui = ext.find("akdb:DisplayInformation/classic-ui:Version", NS)
+    assert [etree.QName(c).localname for c in ui] == [
+        "OrganizationDisplayName",
+        "Lang",
+        "OnlineServiceId",
+    ]
+    assert ui.find(f"{{{CLASSIC_UI}}}OrganizationDisplayName").text == "Stadt Musterstadt"
+    assert (
+        ext.find(f"{{{AKDB}}}RequestedAttributes/{{{AKDB}}}RequestedAttribute").get(
+            "RequiredAttribute"
+        )
+        == "true"
+    )
+    context = request.find("samlp:RequestedAuthnContext", NS)
+    assert context.get("Comparison") == "minimum"
+    assert context[0].text == "STORK-QAA-Level-3"  # Wohnsitz needs substantiell
+    sig = request.find("ds:Signature/ds:SignedInfo/ds:SignatureMethod", NS)
+    assert sig.get("Algorithm").endswith("rsa-sha256")
+
+
+def test_eid_login_gives_a_session_and_me(bundid) -> None:
+    with bundid.browser() as b:
+        acs = bundid.login("eid", browser=b)
+        assert acs.status_code == 303 and acs.headers["location"] == "/bundid/me"
+        cookie = acs.headers["set-cookie"].lower()
+        assert "httponly" in cookie and "samesite=lax" in cookie
+        me = b.get("/bundid/me").json()
+    assert me["identity"] == {
+        "method": "bundid",
+        "trust_level": "hoch",
+        "bpk2": "k2jBT0cykDVqiKWia1VMzqmntTu-EwGskIYlcCIGt_8",
+    }
+    assert me["login_method"] == "eID" and me["stork_level"] == "STORK-QAA-Level-4"
+    assert me["attributes"]["postalAddress"] == {"value": "HEIDESTRAẞE 17", "trust_level": "hoch"}
+    assert me["attributes"]["bPK2"]["trust_level"] == "normal"
+    assert me["applicant"]["nationality"] == "DEU"
+
+
+def test_redirect_binding_and_elster(bundid) -> None:
+    with bundid.browser() as b:
+        start = b.get("/bundid/login", params={"binding": "redirect"})
+        query = parse_qs(urlsplit(start.headers["location"]).query)
+        assert set(query) == {"SAMLRequest", "RelayState", "SigAlg", "Signature"}
+        xml = zlib.decompress(base64.b64decode(query["SAMLRequest"][0]), -15)
+        assert b"akdb:AuthenticationRequest" in xml and b"<ds:Signature" not in xml
+        acs = bundid.login("elster", binding="redirect", browser=b)
+        assert acs.status_code == 303
+        assert b.get("/bundid/me").json()["identity"]["trust_level"] == "substantiell"
+
+
+def test_records_in_a_session_get_the_applicant_from_bundid(bundid) -> None:
+    with bundid.browser() as b:
+        bundid.login("eid", browser=b)
+        data = sample_submission()
+        data["applicant"]["family_name"] = "Falschname"
+        r = b.post("/v1/records", json=data, headers={"Authorization": f"Bearer {TOKEN}"})
+        assert r.status_code == 202, r.text
+        rec = b.get(r.headers["location"], headers={"Authorization": f"Bearer {TOKEN}"}).json()
+    applicant = rec["applicant"]
+    assert applicant["family_name"] == "MUSTERMANN"  # the login's value, not the client's
+    assert applicant["address"]["street"] == "HEIDESTRAẞE 17"
+    assert applicant["identity"]["method"] == "bundid"
+    assert applicant["identity"]["bpk2"] == "k2jBT0cykDVqiKWia1VMzqmntTu-EwGskIYlcCIGt_8"
+
+
+def test_a_service_needing_a_higher_level_is_refused(bundid) -> None:
+    with bundid.browser() as b:
+        bundid.login("elster", browser=b)  # substantiell
+        data = sample_submission(service={"leika_key": "99008001012000"})  # needs hoch
+        r = b.post("/v1/records", json=data, headers={"Authorization": f"Bearer {TOKEN}"})
+    assert r.status_code == 403
+    assert r.json()["errors"][0] == {
+        "field": "applicant.identity.trust_level",
+        "rule": "trust_level_insufficient",
+        "message": "this service needs a BundID login at level 'hoch'; the session has "
+        "'substantiell'",
+    }
+    assert sum(bundid.live.hub.store.count_by_status().values()) == 0
+
+
+def test_login_below_the_requested_level_is_refused_by_the_idp(bundid) -> None:
+    acs = bundid.login("benutzername", service="99008001012000")
+    assert acs.status_code == 400
+    assert acs.json()["type"] == "urn:hub:problem:bundid-no_authn_context"
+
+
+@pytest.mark.parametrize(
+    ("persona", "code"),
+    [
+        ("cancel", "user_cancelled"),
+        ("required_missing", "required_attributes_missing"),
+        ("no_authn_context", "no_authn_context"),
+    ],
+)
+def test_error_statuses_become_understandable_messages(bundid, persona, code) -> None:
+    acs = bundid.login(persona)
+    assert acs.status_code == 400
+    assert acs.json()["type"] == f"urn:hub:problem:bundid-{code}"
+    with bundid.browser() as b:
+        assert b.get("/bundid/me").status_code == 401
+
+
+def test_html_error_page_for_people(bundid) -> None:
+    with bundid.browser() as b:
+        start = b.get("/bundid/login")
+        action, fields = form(start.text)
+        picker = httpx.post(action, data=fields)
+        token = re.search(r'name=pending value="([^"]+)"', picker.text).group(1)
+        answer = httpx.post(
+            f"{bundid.sim_url}/idp/simulator/respond", data={"pending": token, "persona": "cancel"}
+        )
+        action, fields = form(answer.text)
+        page = b.post(action, data=fields, headers={"Accept": "text/html"})
+    assert page.status_code == 400 and "Die Anmeldung wurde abgebrochen" not in page.text
+    assert "The login was cancelled." in page.text and "user_cancelled" in page.text
+
+
+@pytest.mark.parametrize("bundid", [{"legacy": True}], indirect=True)
+def test_legacy_rsa_sha256_and_aes_cbc_path(bundid) -> None:
+    with bundid.browser() as b:
+        assert bundid.login("eid", browser=b).status_code == 303
+        assert b.get("/bundid/me").status_code == 200
+
+
+def test_the_same_response_cannot_be_posted_twice(bundid) -> None:
+    with bundid.browser() as b:
+        start = b.get("/bundid/login")
+        action, fields = form(start.text)
+        picker = httpx.post(action, data=fields)
+        token = re.search(r'name=pending value="([^"]+)"', picker.text).group(1)
+        answer = httpx.post(
+            f"{bundid.sim_url}/idp/simulator/respond", data={"pending": token, "persona": "eid"}
+        )
+        action, fields = form(answer.text)
+        assert b.post(action, data=fields).status_code == 303
+        again = b.post(action, data=fields, headers={"Accept": "application/json"})
+    assert again.status_code == 400
+    assert again.json()["type"] == "urn:hub:problem:bundid-unknown_request"
+
+
+def test_tampered_relay_state_and_foreign_next(bundid) -> None:
+    with bundid.browser() as b:
+        start = b.get("/bundid/login", params={"next": "https://evil.example/steal"})
+        action, fields = form(start.text)
+        picker = httpx.post(action, data=fields)
+        token = re.search(r'name=pending value="([^"]+)"', picker.text).group(1)
+        answer = httpx.post(
+            f"{bundid.sim_url}/idp/simulator/respond", data={"pending": token, "persona": "eid"}
+        )
+        _, back = form(answer.text)
+        tampered = dict(back, RelayState=back["RelayState"][:-2] + "xx")
+        bad = b.post("/bundid/acs", data=tampered, headers={"Accept": "application/json"})
+        assert bad.json()["type"] == "urn:hub:problem:bundid-relay_state_invalid"
+        good = b.post("/bundid/acs", data=back)
+    assert good.status_code == 303 and good.headers["location"] == "/bundid/me"  # not evil
+
+
+def test_idle_timeout_ends_the_session(bundid) -> None:
+    with bundid.browser() as b:
+        bundid.login("eid", browser=b)  # hoch: 5 minutes idle
+        assert b.get("/bundid/me").status_code == 200
+        from datetime import timedelta
+
+        from hub.core.store import utcnow
+
+        with bundid.live.hub.store.engine.begin() as conn:
+            conn.execute(update(tables.sessions).values(last_seen=utcnow() - timedelta(minutes=6)))
+        assert b.get("/bundid/me").status_code == 401
+        r = b.post("/bundid/logout")
+        assert r.status_code == 200
+
+
+def test_logout(bundid) -> None:
+    with bundid.browser() as b:
+        bundid.login("eid", browser=b)
+        assert b.post("/bundid/logout").status_code == 200
+        assert b.get("/bundid/me").status_code == 401
+    time.sleep(0)  # nothing left running
