@@ -19,9 +19,10 @@ import tempfile
 import time
 from pathlib import Path
 
+from rapidfuzz import fuzz, process, utils
+
 from hub_ozg_catalog.importers import read_leika_csv
 from hub_ozg_catalog.search import SearchIndex
-from rapidfuzz import fuzz, process, utils
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("HUB_SHARED_DIR", ROOT.parent / "shared"))

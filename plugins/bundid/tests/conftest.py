@@ -12,12 +12,12 @@ from typing import Any
 
 import httpx
 import pytest
-from hub_bundid import keys
-from hub_bundid.simulator import Simulator, SimulatorConfig, SimulatorServer
 
 from hub.core.config import config_from_dict
 from hub.core.plugins import PluginManager
 from hub.testing import LiveHub, free_port
+from hub_bundid import keys
+from hub_bundid.simulator import Simulator, SimulatorConfig, SimulatorServer
 
 TOKEN = "bundid-test-token-0123"
 

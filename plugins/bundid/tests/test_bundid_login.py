@@ -10,13 +10,13 @@ from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
-from conftest import TOKEN, form
-from hub_bundid import tables
-from hub_bundid.constants import AKDB, CLASSIC_UI, NS
 from lxml import etree
 from sqlalchemy import update
 
+from conftest import TOKEN, form
 from hub.testing import sample_submission
+from hub_bundid import tables
+from hub_bundid.constants import AKDB, CLASSIC_UI, NS
 
 
 def test_metadata_as_bundid_requires_it(bundid) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+
 from hub_ozg_catalog.importers import ImportProblem, read_leika_csv, read_regions, read_xzufi
 from hub_ozg_catalog.plugin import state
 

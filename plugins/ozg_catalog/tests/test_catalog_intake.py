@@ -8,12 +8,12 @@ from pathlib import Path
 import httpx
 import pytest
 from click.testing import CliRunner
-from hub_ozg_catalog.importers import read_leika_csv, read_regions, read_xzufi
-from hub_ozg_catalog.plugin import state
 
 from hub.core.cli import CliState, build_cli
 from hub.core.plugins import PluginManager
 from hub.testing import LiveHub, sample_submission
+from hub_ozg_catalog.importers import read_leika_csv, read_regions, read_xzufi
+from hub_ozg_catalog.plugin import state
 
 PVOG_ONLY = pytest.mark.httpx_mock(should_mock=lambda request: request.url.host == "pvog.test")
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from hub_ozg_catalog.keys import Ars, KeyError_, LeikaKey, LeikaKind, RegionLevel
 
 

@@ -11,10 +11,11 @@ from pathlib import Path
 
 import httpx
 import pytest
+from sqlalchemy import update
+
 from hub_ozg_catalog import tables
 from hub_ozg_catalog.authority import AuthorityUnavailable
 from hub_ozg_catalog.plugin import state
-from sqlalchemy import update
 
 BASE = "https://pvog.test/suchdienst/api"
 KOELN = "053150000000"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
+
 from hub_ozg_catalog.search import SearchIndex
 from hub_ozg_catalog.text import fold, split_compound
 
