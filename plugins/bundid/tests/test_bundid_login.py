@@ -225,3 +225,42 @@ def test_logout(bundid) -> None:
         assert b.post("/bundid/logout").status_code == 200
         assert b.get("/bundid/me").status_code == 401
     time.sleep(0)  # nothing left running
+
+
+OPTIONAL_BPK2 = {
+    "settings": {
+        "requested_attributes": [
+            {"name": "bPK2"},
+            {"name": "givenName"},
+            {"name": "surname"},
+            {"name": "pseudonym"},
+            {"name": "eIDAS-Issuing-Country"},
+            {"name": "nationality"},
+            {"name": "AssertionProvedBy"},
+        ]
+    }
+}
+
+
+@pytest.mark.parametrize("bundid", [OPTIONAL_BPK2], indirect=True)
+def test_temporary_login_has_no_bpk2(bundid) -> None:
+    with bundid.browser() as b:
+        assert bundid.login("temporary", browser=b).status_code == 303
+        me = b.get("/bundid/me").json()
+    assert me["identity"]["bpk2"] is None and me["identity"]["trust_level"] == "basis"
+    assert me["attributes"]["pseudonym"]["value"] == "tmp-3f2a9c1d"
+
+
+@pytest.mark.parametrize("bundid", [OPTIONAL_BPK2], indirect=True)
+def test_eidas_login(bundid) -> None:
+    with bundid.browser() as b:
+        assert bundid.login("eidas", browser=b).status_code == 303
+        me = b.get("/bundid/me").json()
+    assert me["login_method"] == "eIDAS"
+    assert me["attributes"]["eIDAS-Issuing-Country"]["value"] == "AT"
+    assert me["applicant"]["nationality"] == "AUT"
+
+
+def test_required_bpk2_hides_the_temporary_login(bundid) -> None:
+    acs = bundid.login("temporary")  # bPK2 is required by default
+    assert acs.json()["type"] == "urn:hub:problem:bundid-required_attributes_missing"

@@ -48,6 +48,7 @@ REQUESTED = [
         "birthdate",
         "AssertionProvedBy",
         "gender",
+        "placeOfBirth",
     )
 ]
 
@@ -126,6 +127,7 @@ def test_values_stay_exactly_as_delivered_and_levels_parse_both_vocabularies(pki
         persona.values,
         surname="MÜLLER-LÜDENSCHEIDT",
         givenName=unicodedata.normalize("NFC", "JOSÉ"),
+        placeOfBirth=unicodedata.normalize("NFD", "MÜNCHEN"),
     )
     trust = dict(
         persona.trust,
@@ -140,6 +142,10 @@ def test_values_stay_exactly_as_delivered_and_levels_parse_both_vocabularies(pki
     assert (
         a["surname"].value == "MÜLLER-LÜDENSCHEIDT" and a["postalAddress"].value == "HEIDESTRAẞE 17"
     )
+    assert a["givenName"].value == unicodedata.normalize("NFC", "JOSÉ")
+    # Not normalised on the way in: an NFD value stays NFD, exactly as delivered.
+    assert a["placeOfBirth"].value == unicodedata.normalize("NFD", "MÜNCHEN")
+    assert a["placeOfBirth"].value != "MÜNCHEN"
     assert (a["givenName"].trust_rank, a["surname"].trust_rank) == (4, 3)
     assert a["birthdate"].trust_rank is None and a["postalAddress"].trust_rank is None
     assert "gender" in a and a["gender"].trust_rank == 1
