@@ -35,18 +35,18 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import aiohttp
-from sqlalchemy import Column, Integer, MetaData, String, Table, create_engine, text, update
+from sqlalchemy import Column, Integer, MetaData, String, Table, update
 
 from hub.core.store import Store
+from hub.testing import postgres_schema
 
 ROOT = Path(__file__).resolve().parents[1]
 TOKEN = "bench-token-0123456789"
-PG_URL = os.environ.get(
-    "HUB_BENCH_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
-)
 SAMPLE = json.loads((ROOT / "examples" / "sample-record.json").read_text())
 
 
@@ -56,28 +56,14 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-class Database:
-    """A fresh database per run: a SQLite file, or a PostgreSQL schema."""
-
-    def __init__(self, kind: str, workdir: Path):
-        self.kind = kind
-        if kind == "sqlite":
-            self.url = f"sqlite:///{workdir / 'hub.db'}"
-            self.schema = None
-        else:
-            self.schema = f"bench_{uuid.uuid4().hex[:10]}"
-            admin = create_engine(PG_URL, isolation_level="AUTOCOMMIT")
-            with admin.connect() as conn:
-                conn.execute(text(f'CREATE SCHEMA "{self.schema}"'))
-            admin.dispose()
-            self.url = f"{PG_URL}?options=-csearch_path%3D{self.schema}"
-
-    def drop(self) -> None:
-        if self.schema:
-            admin = create_engine(PG_URL, isolation_level="AUTOCOMMIT")
-            with admin.connect() as conn:
-                conn.execute(text(f'DROP SCHEMA "{self.schema}" CASCADE'))
-            admin.dispose()
+@contextmanager
+def database(kind: str, workdir: Path) -> Iterator[str]:
+    """A fresh database per run: a SQLite file, or a PostgreSQL schema dropped afterwards."""
+    if kind == "sqlite":
+        yield f"sqlite:///{workdir / 'hub.db'}"
+    else:
+        with postgres_schema("bench") as url:
+            yield url
 
 
 def write_config(path: Path, url: str, outbox: Path, port: int, workers: int) -> None:
@@ -198,14 +184,13 @@ def baseline(url: str, records: int) -> float:
 def one_run(kind: str, records: int, concurrency: int, workers: int) -> dict[str, float]:
     with tempfile.TemporaryDirectory(prefix="hub-bench-") as tmp:
         work = Path(tmp)
-        db = Database(kind, work)
-        try:
-            result = {"baseline_tx_s": baseline(db.url, records)}
+        with database(kind, work) as url:
+            result = {"baseline_tx_s": baseline(url, records)}
             port = free_port()
             cfg = work / "hub.toml"
-            write_config(cfg, db.url, work / "outbox", port, workers)
+            write_config(cfg, url, work / "outbox", port, workers)
             log = work / "hub.log"
-            store = Store(db.url)
+            store = Store(url)
 
             serve = spawn(cfg, "serve", "--workers", "0", log=log)
             asyncio.run(wait_ready(port))
@@ -228,8 +213,6 @@ def one_run(kind: str, records: int, concurrency: int, workers: int) -> dict[str
             if files != 2 * records:
                 raise RuntimeError(f"expected {2 * records} delivered files, found {files}")
             return result
-        finally:
-            db.drop()
 
 
 def main() -> None:

@@ -18,6 +18,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -213,3 +214,58 @@ class WebhookReceiver:
             yield self
         finally:
             self.down()
+
+
+POSTGRES_URL_ENV = "HUB_TEST_POSTGRES_URL"
+DEFAULT_POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+
+
+@contextmanager
+def postgres_schema(prefix: str = "hubtest") -> Iterator[str]:
+    """A store URL on a fresh PostgreSQL schema (dropped afterwards), at $HUB_TEST_POSTGRES_URL
+    (default: the machine's 127.0.0.1:5432, database ``test``). Raises if PostgreSQL is absent,
+    so tests say so instead of passing silently."""
+    import os
+    import uuid
+
+    from sqlalchemy import create_engine, text
+
+    base = os.environ.get(POSTGRES_URL_ENV, DEFAULT_POSTGRES_URL)
+    schema = f"{prefix}_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(base, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+        yield f"{base}?options=-csearch_path%3D{schema}"
+    finally:
+        try:
+            with admin.connect() as conn:
+                conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+        finally:
+            admin.dispose()
+
+
+def hub_config(store_url: str, outbox: Path, token: str, **sections: Any) -> HubConfig:
+    """A small working config for tests: one client holding ``token`` (all municipalities,
+    read and write), one route to a ``file`` adapter writing to ``outbox``; ``sections`` add to
+    or replace top-level tables (``plugins={...}``, ``server={...}``)."""
+    import hashlib
+
+    from hub.core.config import config_from_dict
+
+    data: dict[str, Any] = {
+        "store": {"url": store_url},
+        "delivery": {"workers": 1, "poll_interval": 0.05},
+        "clients": [
+            {
+                "name": "portal",
+                "token_sha256": hashlib.sha256(token.encode()).hexdigest(),
+                "scopes": ["records:write", "records:read"],
+                "municipalities": ["*"],
+            }
+        ],
+        "routes": [{"adapters": ["file"]}],
+        "adapters": {"file": {"directory": str(outbox)}},
+    }
+    data.update(sections)
+    return config_from_dict(data)

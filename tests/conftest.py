@@ -4,18 +4,17 @@ machine's 127.0.0.1:5432, database ``test``); each test gets a schema of its own
 from __future__ import annotations
 
 import hashlib
-import os
 import tomllib
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import create_engine, text
+from sqlalchemy.exc import OperationalError
 
 from hub.core.config import HubConfig, config_from_dict
 from hub.core.plugins import DISABLE_ENV, PluginManager
+from hub.testing import POSTGRES_URL_ENV, postgres_schema
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -36,9 +35,6 @@ def core_only(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv(DISABLE_ENV, ",".join(bundled_plugins()))
 
 
-PG_URL = os.environ.get(
-    "HUB_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
-)
 TOKEN = "test-token-0123456789"
 READ_TOKEN = "read-token-0123456789"
 OTHER_TOKEN = "other-token-0123456789"
@@ -51,17 +47,11 @@ def sha(token: str) -> str:
 @pytest.fixture
 def pg_url() -> Iterator[str]:
     """A fresh PostgreSQL schema, dropped afterwards. Fails loudly if PostgreSQL is absent."""
-    schema = f"hubtest_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(PG_URL, isolation_level="AUTOCOMMIT")
     try:
-        with admin.connect() as conn:
-            conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    except Exception as exc:  # pragma: no cover - environment problem, say so clearly
-        pytest.fail(f"PostgreSQL at {PG_URL} is required for this test: {exc}")
-    yield f"{PG_URL}?options=-csearch_path%3D{schema}"
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-    admin.dispose()
+        with postgres_schema() as url:
+            yield url
+    except OperationalError as exc:  # pragma: no cover - environment problem, say so clearly
+        pytest.fail(f"PostgreSQL is required for this test ({POSTGRES_URL_ENV}): {exc}")
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import html
 import re
 import shutil
@@ -13,9 +12,8 @@ from typing import Any
 import httpx
 import pytest
 
-from hub.core.config import config_from_dict
 from hub.core.plugins import PluginManager
-from hub.testing import LiveHub, free_port
+from hub.testing import LiveHub, free_port, hub_config
 from hub_bundid import keys
 from hub_bundid.simulator import Simulator, SimulatorConfig, SimulatorServer
 
@@ -53,18 +51,19 @@ class Setup:
     def browser(self) -> httpx.Client:
         return httpx.Client(base_url=self.live.url, timeout=10)
 
-    def login(
+    def answer(
         self,
-        persona: str = "eid",
+        persona: str,
         *,
         service: str | None = None,
         binding: str = "post",
         browser: httpx.Client | None = None,
-    ) -> httpx.Response:
-        """Log in as a person would: hub → simulator picker → persona → ACS. Returns the ACS
-        response; the browser keeps the session cookie."""
+        next_path: str = "/bundid/me",
+    ) -> tuple[str, dict[str, str]]:
+        """Start a login and let the simulator's picker answer as ``persona``: returns the
+        ACS form (action, fields) the browser would post next."""
         b = browser or self.browser()
-        params = {"next": "/bundid/me", "binding": binding}
+        params = {"next": next_path, "binding": binding}
         if service:
             params["service"] = service
         start = b.get("/bundid/login", params=params)
@@ -78,42 +77,44 @@ class Setup:
         answer = httpx.post(
             f"{self.sim_url}/idp/simulator/respond", data={"pending": token, "persona": persona}
         )
-        action, fields = form(answer.text)
-        return b.post(action, data=fields, headers={"Accept": "application/json"})
+        return form(answer.text)
+
+    def login(
+        self,
+        persona: str = "eid",
+        *,
+        browser: httpx.Client | None = None,
+        accept: str = "application/json",
+        **kw: Any,
+    ) -> httpx.Response:
+        """Log in as a person would: hub → simulator picker → persona → ACS. Returns the ACS
+        response; the browser keeps the session cookie."""
+        b = browser or self.browser()
+        action, fields = self.answer(persona, browser=b, **kw)
+        return b.post(action, data=fields, headers={"Accept": accept})
 
 
-def hub_config(tmp_path: Path, key_dir: Path, sim_url: str, port: int, **bundid: Any):
+def bundid_config(tmp_path: Path, key_dir: Path, sim_url: str, port: int, **bundid: Any):
     keys_copy = tmp_path / "keys"
     shutil.copytree(key_dir, keys_copy)
-    return config_from_dict(
-        {
-            "server": {"port": port},
-            "store": {"url": f"sqlite:///{tmp_path / 'hub.db'}"},
-            "delivery": {"workers": 1, "poll_interval": 0.05},
-            "clients": [
-                {
-                    "name": "portal",
-                    "token_sha256": hashlib.sha256(TOKEN.encode()).hexdigest(),
-                    "scopes": ["records:write", "records:read"],
-                    "municipalities": ["*"],
-                }
-            ],
-            "routes": [{"adapters": ["file"]}],
-            "adapters": {"file": {"directory": str(tmp_path / "outbox")}},
-            "plugins": {
-                "ozg_catalog": {"pvog_enabled": False},
-                "bundid": {
-                    "entity_id": "https://hub.test/bundid",
-                    "acs_url": f"http://127.0.0.1:{port}/bundid/acs",
-                    "organization_display_name": "Stadt Musterstadt",
-                    "online_service_id": "BMI-A0001",
-                    "idp_metadata": f"{sim_url}/idp",
-                    "keys_dir": str(keys_copy),
-                    "min_levels": {"99008001*": "hoch", "99115005*": "substantiell"},
-                    **bundid,
-                },
+    return hub_config(
+        f"sqlite:///{tmp_path / 'hub.db'}",
+        tmp_path / "outbox",
+        TOKEN,
+        server={"port": port},
+        plugins={
+            "ozg_catalog": {"pvog_enabled": False},
+            "bundid": {
+                "entity_id": "https://hub.test/bundid",
+                "acs_url": f"http://127.0.0.1:{port}/bundid/acs",
+                "organization_display_name": "Stadt Musterstadt",
+                "online_service_id": "BMI-A0001",
+                "idp_metadata": f"{sim_url}/idp",
+                "keys_dir": str(keys_copy),
+                "min_levels": {"99008001*": "hoch", "99115005*": "substantiell"},
+                **bundid,
             },
-        }
+        },
     )
 
 
@@ -134,7 +135,7 @@ def bundid(tmp_path: Path, key_material: Path, request) -> Iterator[Setup]:
     )
     server = SimulatorServer(simulator, "127.0.0.1", sim_port)
     server.start()
-    config = hub_config(tmp_path, key_material, sim_url, hub_port, **options.get("settings", {}))
+    config = bundid_config(tmp_path, key_material, sim_url, hub_port, **options.get("settings", {}))
     with LiveHub(config, PluginManager(), port=hub_port) as live:
         yield Setup(live, simulator, sim_url)
     server.stop()

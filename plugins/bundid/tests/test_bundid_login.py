@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import base64
-import re
 import time
 import zlib
 from urllib.parse import parse_qs, urlsplit
 
-import httpx
 import pytest
 from lxml import etree
 from sqlalchemy import update
@@ -150,17 +148,8 @@ def test_error_statuses_become_understandable_messages(bundid, persona, code) ->
 
 
 def test_html_error_page_for_people(bundid) -> None:
-    with bundid.browser() as b:
-        start = b.get("/bundid/login")
-        action, fields = form(start.text)
-        picker = httpx.post(action, data=fields)
-        token = re.search(r'name=pending value="([^"]+)"', picker.text).group(1)
-        answer = httpx.post(
-            f"{bundid.sim_url}/idp/simulator/respond", data={"pending": token, "persona": "cancel"}
-        )
-        action, fields = form(answer.text)
-        page = b.post(action, data=fields, headers={"Accept": "text/html"})
-    assert page.status_code == 400 and "Die Anmeldung wurde abgebrochen" not in page.text
+    page = bundid.login("cancel", accept="text/html")
+    assert page.status_code == 400 and page.headers["content-type"].startswith("text/html")
     assert "The login was cancelled." in page.text and "user_cancelled" in page.text
 
 
@@ -173,14 +162,7 @@ def test_legacy_rsa_sha256_and_aes_cbc_path(bundid) -> None:
 
 def test_the_same_response_cannot_be_posted_twice(bundid) -> None:
     with bundid.browser() as b:
-        start = b.get("/bundid/login")
-        action, fields = form(start.text)
-        picker = httpx.post(action, data=fields)
-        token = re.search(r'name=pending value="([^"]+)"', picker.text).group(1)
-        answer = httpx.post(
-            f"{bundid.sim_url}/idp/simulator/respond", data={"pending": token, "persona": "eid"}
-        )
-        action, fields = form(answer.text)
+        action, fields = bundid.answer("eid", browser=b)
         assert b.post(action, data=fields).status_code == 303
         again = b.post(action, data=fields, headers={"Accept": "application/json"})
     assert again.status_code == 400
@@ -189,14 +171,7 @@ def test_the_same_response_cannot_be_posted_twice(bundid) -> None:
 
 def test_tampered_relay_state_and_foreign_next(bundid) -> None:
     with bundid.browser() as b:
-        start = b.get("/bundid/login", params={"next": "https://evil.example/steal"})
-        action, fields = form(start.text)
-        picker = httpx.post(action, data=fields)
-        token = re.search(r'name=pending value="([^"]+)"', picker.text).group(1)
-        answer = httpx.post(
-            f"{bundid.sim_url}/idp/simulator/respond", data={"pending": token, "persona": "eid"}
-        )
-        _, back = form(answer.text)
+        _, back = bundid.answer("eid", browser=b, next_path="https://evil.example/steal")
         tampered = dict(back, RelayState=back["RelayState"][:-2] + "xx")
         bad = b.post("/bundid/acs", data=tampered, headers={"Accept": "application/json"})
         assert bad.json()["type"] == "urn:hub:problem:bundid-relay_state_invalid"

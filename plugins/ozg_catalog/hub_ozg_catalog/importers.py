@@ -16,6 +16,8 @@ from typing import Any
 
 from lxml import etree
 
+from hub.core.xmlsafe import XmlRejected
+from hub.core.xmlsafe import parse_xml as safe_parse
 from hub_ozg_catalog.keys import ARS_RE, LEIKA_RE, Ars
 
 MAX_FILE_BYTES = 200 * 1024 * 1024
@@ -179,25 +181,18 @@ XZUFI_NAMESPACES = {
 }
 
 
-def safe_parser() -> etree.XMLParser:
-    """No DTDs, no entities, no network: the only parser this plugin uses."""
-    return etree.XMLParser(
-        resolve_entities=False,
-        no_network=True,
-        dtd_validation=False,
-        load_dtd=False,
-        huge_tree=False,
-        remove_comments=True,
-    )
-
-
 def parse_xml(data: bytes, where: str) -> Any:
-    if b"<!DOCTYPE" in data[:4096].upper() or b"<!ENTITY" in data.upper():
-        raise ImportProblem(f"{where}: DTDs and entity declarations are not accepted")
     try:
-        return etree.fromstring(data, parser=safe_parser())
-    except etree.XMLSyntaxError as exc:
-        raise ImportProblem(f"{where}: not well-formed XML: {exc}") from exc
+        return safe_parse(data, max_bytes=MAX_FILE_BYTES, what=where, keep_comments=False)
+    except XmlRejected as exc:
+        message = (
+            "DTDs and entity declarations are not accepted"
+            if exc.code == "dtd_forbidden"
+            else "not well-formed XML"
+            if exc.code == "malformed_xml"
+            else str(exc)
+        )
+        raise ImportProblem(f"{where}: {message}") from exc
 
 
 @dataclass(frozen=True)

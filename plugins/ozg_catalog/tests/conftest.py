@@ -5,24 +5,20 @@ when it is absent."""
 from __future__ import annotations
 
 import os
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import create_engine, text
+from sqlalchemy.exc import OperationalError
 
-from hub.core.config import config_from_dict
 from hub.core.hub import Hub
 from hub.core.plugins import PluginManager
+from hub.testing import POSTGRES_URL_ENV, hub_config, postgres_schema
 
 REPO = Path(__file__).resolve().parents[3]
 SHARED = Path(os.environ.get("HUB_SHARED_DIR", REPO.parent / "shared"))
 FIXTURES = Path(__file__).parent / "fixtures"
-PG_URL = os.environ.get(
-    "HUB_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
-)
 TOKEN = "catalog-test-token-0123"
 
 
@@ -50,44 +46,25 @@ def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'hub.db'}"
         return
-    schema = f"cattest_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(PG_URL, isolation_level="AUTOCOMMIT")
     try:
-        with admin.connect() as conn:
-            conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    except Exception as exc:  # pragma: no cover
-        pytest.fail(f"PostgreSQL at {PG_URL} is required for this test: {exc}")
-    yield f"{PG_URL}?options=-csearch_path%3D{schema}"
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-    admin.dispose()
+        with postgres_schema("cattest") as url:
+            yield url
+    except OperationalError as exc:  # pragma: no cover
+        pytest.fail(f"PostgreSQL is required for this test ({POSTGRES_URL_ENV}): {exc}")
 
 
 def make_config(store_url: str, tmp_path: Path, **plugin_settings: Any):
-    import hashlib
-
-    return config_from_dict(
-        {
-            "store": {"url": store_url},
-            "delivery": {"workers": 1, "poll_interval": 0.05},
-            "clients": [
-                {
-                    "name": "portal",
-                    "token_sha256": hashlib.sha256(TOKEN.encode()).hexdigest(),
-                    "scopes": ["records:write", "records:read"],
-                    "municipalities": ["*"],
-                }
-            ],
-            "routes": [{"adapters": ["file"]}],
-            "adapters": {"file": {"directory": str(tmp_path / "outbox")}},
-            "plugins": {
-                "ozg_catalog": {
-                    "pvog_url": "https://pvog.test/suchdienst/api",
-                    "breaker_seconds": 0,
-                    **plugin_settings,
-                }
-            },
-        }
+    return hub_config(
+        store_url,
+        tmp_path / "outbox",
+        TOKEN,
+        plugins={
+            "ozg_catalog": {
+                "pvog_url": "https://pvog.test/suchdienst/api",
+                "breaker_seconds": 0,
+                **plugin_settings,
+            }
+        },
     )
 
 
