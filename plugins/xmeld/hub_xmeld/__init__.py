@@ -1,0 +1,1 @@
+"""hub plugin: XMeld 25.11a messages for the Meldebehörde."""

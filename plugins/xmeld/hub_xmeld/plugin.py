@@ -1,0 +1,48 @@
+"""Hook implementations of the xmeld plugin (so far: schema validation on the command line)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+import hub
+from hub_xmeld import schemas
+
+
+@hub.hookimpl
+def register_commands(cli: click.Group) -> None:
+    @cli.group()
+    def xmeld() -> None:
+        """XMeld 25.11a messages."""
+
+    @xmeld.command("validate")
+    @click.argument(
+        "files",
+        nargs=-1,
+        required=True,
+        type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    )
+    @click.option(
+        "--schema-dir",
+        type=click.Path(file_okay=False, path_type=Path),
+        help=f"Folder with catalog.xml and the XÖV schemas (default: ${schemas.ENV} "
+        "or ../shared/xoev beside the repository).",
+    )
+    def validate(files: tuple[Path, ...], schema_dir: Path | None) -> None:
+        """Validate FILES against the official XMeld 25.11a schemas; exit 1 if any is invalid."""
+        try:
+            schema = schemas.load(schema_dir)
+        except schemas.SchemaUnavailable as exc:
+            raise click.ClickException(str(exc)) from None
+        bad = 0
+        for path in files:
+            _, issues = schema.validate_bytes(path.read_bytes(), what=str(path))
+            if not issues:
+                click.echo(f"{path}: valid")
+                continue
+            bad += 1
+            for issue in issues:
+                click.echo(f"{path}: {issue}")
+        if bad:
+            raise SystemExit(1)

@@ -1,0 +1,56 @@
+"""Fixtures for the xmeld plugin: the official schema set from HUB_XOEV_DIR (default
+../shared/xoev beside the repository); tests that need it skip, saying so, when it is absent."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from hub_xmeld import messages, schemas
+
+import hub
+from hub.testing import sample_submission
+
+
+@pytest.fixture(scope="session")
+def xoev_dir() -> Path:
+    directory = schemas.default_dir()
+    if not (directory / schemas.XMELD_ENTRY).is_file():
+        pytest.skip(f"needs the XMeld schema set; set {schemas.ENV} (looked in {directory})")
+    return directory
+
+
+@pytest.fixture(scope="session")
+def schema(xoev_dir: Path) -> schemas.XMeldSchema:
+    return schemas.load(xoev_dir)
+
+
+@pytest.fixture
+def record() -> hub.Record:
+    sub = hub.Submission.model_validate(sample_submission())
+    return hub.Record.model_construct(
+        **dict(sub),
+        id=uuid.uuid4(),
+        received_at=datetime.now(UTC),
+        status=hub.RecordStatus.accepted,
+        deliveries=[],
+        history=[],
+    )
+
+
+@pytest.fixture
+def parties() -> tuple[messages.Authority, messages.Authority]:
+    author = messages.Authority(
+        "psw:05111999",
+        "Serviceportal Düsseldorf (hub)",
+        messages.PostalAddress("Marktplatz", "40213", "Düsseldorf", "2"),
+        {"email": "hub@duesseldorf.example", "phone": "+49 211 89-0"},
+    )
+    reader = messages.Authority.meldebehoerde(
+        "051110000000",
+        "Stadt Düsseldorf, Bürgerbüro",
+        messages.PostalAddress("Marktplatz", "40213", "Düsseldorf", "1"),
+    )
+    return author, reader
