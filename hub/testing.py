@@ -269,3 +269,19 @@ def hub_config(store_url: str, outbox: Path, token: str, **sections: Any) -> Hub
     }
     data.update(sections)
     return config_from_dict(data)
+
+
+def html_form(page: str) -> tuple[str, dict[str, str]]:
+    """Action and input values of the first form in an HTML page (auto-submitting SAML forms,
+    login pages): what a browser would post next."""
+    import html
+    import re
+
+    match = re.search(r'<form[^>]*action="([^"]+)"', page)
+    if match is None:
+        raise AssertionError("the page has no form with an action")
+    fields = {
+        html.unescape(n): html.unescape(v)
+        for n, v in re.findall(r'name="?([A-Za-z_.-]+)"? value="([^"]*)"', page)
+    }
+    return html.unescape(match.group(1)), fields

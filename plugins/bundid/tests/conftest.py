@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import html
 import re
 import shutil
 from collections.abc import Iterator
@@ -14,10 +13,16 @@ import pytest
 
 from hub.core.plugins import PluginManager
 from hub.testing import LiveHub, free_port, hub_config
+from hub.testing import html_form as form
 from hub_bundid import keys
 from hub_bundid.simulator import Simulator, SimulatorConfig, SimulatorServer
 
 TOKEN = "bundid-test-token-0123"
+
+
+@pytest.fixture
+def token() -> str:
+    return TOKEN
 
 
 @pytest.fixture(scope="session")
@@ -32,21 +37,12 @@ def key_material(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return directory
 
 
-def form(page: str) -> tuple[str, dict[str, str]]:
-    """The action and hidden fields of an auto-submitting HTML form."""
-    action = html.unescape(re.search(r'action="([^"]+)"', page).group(1))
-    fields = {
-        html.unescape(n): html.unescape(v)
-        for n, v in re.findall(r'name="?([A-Za-z]+)"? value="([^"]*)"', page)
-    }
-    return action, fields
-
-
 class Setup:
     def __init__(self, live: LiveHub, simulator: Simulator, sim_url: str):
         self.live = live
         self.simulator = simulator
         self.sim_url = sim_url
+        self.token = TOKEN
 
     def browser(self) -> httpx.Client:
         return httpx.Client(base_url=self.live.url, timeout=10)

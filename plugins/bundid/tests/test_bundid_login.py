@@ -11,7 +11,7 @@ import pytest
 from lxml import etree
 from sqlalchemy import update
 
-from conftest import TOKEN, form
+from hub.testing import html_form as form
 from hub.testing import sample_submission
 from hub_bundid import tables
 from hub_bundid.constants import AKDB, CLASSIC_UI, NS
@@ -100,9 +100,11 @@ def test_records_in_a_session_get_the_applicant_from_bundid(bundid) -> None:
         bundid.login("eid", browser=b)
         data = sample_submission()
         data["applicant"]["family_name"] = "Falschname"
-        r = b.post("/v1/records", json=data, headers={"Authorization": f"Bearer {TOKEN}"})
+        r = b.post("/v1/records", json=data, headers={"Authorization": f"Bearer {bundid.token}"})
         assert r.status_code == 202, r.text
-        rec = b.get(r.headers["location"], headers={"Authorization": f"Bearer {TOKEN}"}).json()
+        rec = b.get(
+            r.headers["location"], headers={"Authorization": f"Bearer {bundid.token}"}
+        ).json()
     applicant = rec["applicant"]
     assert applicant["family_name"] == "MUSTERMANN"  # the login's value, not the client's
     assert applicant["address"]["street"] == "HEIDESTRAẞE 17"
@@ -114,7 +116,7 @@ def test_a_service_needing_a_higher_level_is_refused(bundid) -> None:
     with bundid.browser() as b:
         bundid.login("elster", browser=b)  # substantiell
         data = sample_submission(service={"leika_key": "99008001012000"})  # needs hoch
-        r = b.post("/v1/records", json=data, headers={"Authorization": f"Bearer {TOKEN}"})
+        r = b.post("/v1/records", json=data, headers={"Authorization": f"Bearer {bundid.token}"})
     assert r.status_code == 403
     assert r.json()["errors"][0] == {
         "field": "applicant.identity.trust_level",

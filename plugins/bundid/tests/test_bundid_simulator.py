@@ -8,8 +8,8 @@ import httpx
 import pytest
 from lxml import etree
 
-from conftest import form
 from hub.testing import free_port
+from hub.testing import html_form as form
 from hub_bundid import keys, messages, xmlenc
 from hub_bundid.constants import AKDB, CLASSIC_UI, NS, OID_OF
 from hub_bundid.simulator import Simulator, SimulatorConfig, SimulatorServer

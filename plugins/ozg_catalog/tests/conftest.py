@@ -85,6 +85,17 @@ def hub_factory(tmp_path: Path):
 
 
 @pytest.fixture
+def catalog_config():
+    """Build a hub config with catalogue settings (``make_config``) for live tests."""
+    return make_config
+
+
+@pytest.fixture
+def token() -> str:
+    return TOKEN
+
+
+@pytest.fixture
 def fixtures_dir() -> Path:
     return FIXTURES
 

@@ -19,9 +19,16 @@ PVOG_ONLY = pytest.mark.httpx_mock(should_mock=lambda request: request.url.host 
 
 
 @pytest.fixture
-def live(tmp_path: Path, leika_csv: Path, regions_json: Path, fixtures_dir: Path, request):
-    from conftest import make_config
-
+def live(
+    tmp_path: Path,
+    leika_csv: Path,
+    regions_json: Path,
+    fixtures_dir: Path,
+    request,
+    catalog_config,
+    token,
+):
+    make_config = catalog_config
     settings = getattr(request, "param", {})
     with LiveHub(
         make_config(f"sqlite:///{tmp_path / 'hub.db'}", tmp_path, **settings), PluginManager()
@@ -30,13 +37,12 @@ def live(tmp_path: Path, leika_csv: Path, regions_json: Path, fixtures_dir: Path
         cat.replace_services(read_leika_csv(leika_csv)[1], "kdn:test")
         cat.replace_regions(read_regions(regions_json))
         cat.replace_authorities(read_xzufi(fixtures_dir / "xzufi_duesseldorf.xml")[1])
+        server.token = token  # type: ignore[attr-defined]
         yield server
 
 
 def client(live: LiveHub) -> httpx.Client:
-    from conftest import TOKEN
-
-    return live.client(TOKEN)
+    return live.client(live.token)  # type: ignore[attr-defined]
 
 
 def count(live: LiveHub) -> int:
@@ -135,8 +141,6 @@ def test_http_routes(live, httpx_mock, fixtures_dir) -> None:
 
 
 def test_cli_commands(tmp_path: Path, leika_csv: Path, regions_json: Path, fixtures_dir) -> None:
-    from conftest import make_config  # noqa: F401  (same settings shape as the live tests)
-
     config = tmp_path / "hub.toml"
     config.write_text(
         f'[store]\nurl = "sqlite:///{tmp_path / "hub.db"}"\n'

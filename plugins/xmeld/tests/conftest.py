@@ -8,10 +8,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from hub_xmeld import messages, schemas
 
 import hub
 from hub.testing import sample_submission
+from hub_xmeld import messages, schemas
 
 
 @pytest.fixture(scope="session")

@@ -7,9 +7,10 @@ import uuid
 from datetime import date
 
 import pytest
+from lxml import etree
+
 from hub_xmeld import messages
 from hub_xmeld.schemas import XMELD_NS
-from lxml import etree
 
 NS = {"xmeld": XMELD_NS}
 

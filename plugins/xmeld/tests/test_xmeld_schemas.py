@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from hub_xmeld import schemas
 from lxml import etree
 
 from hub.core.cli import CliState, build_cli
 from hub.core.plugins import PluginManager
+from hub_xmeld import schemas
 
 
 def test_every_kosit_reference_message_is_valid(schema, xoev_dir: Path) -> None:
