@@ -207,3 +207,36 @@ def validated(root: Any, schema: XMeldSchema) -> bytes:
     if issues:
         raise MessageInvalid(etree.QName(root).localname, issues)
     return etree.tostring(root, xml_declaration=True, encoding="UTF-8")
+
+
+ZUSTELLVARIANTE = {"post": "01", "data": "02", "document": "03"}
+
+
+def meldebescheinigung_1700(
+    record: hub.Record,
+    author: Authority,
+    reader: Authority,
+    product: Product,
+    *,
+    zustellung: str = "document",
+    erweitert: list[str] | None = None,
+    **kw: Any,
+) -> Any:
+    """``onlinedienste.abrufanfrage.meldebescheinigung.1700``: a certificate of registration.
+
+    ``zustellung``: post (01), data (02) or document (03, a PDF); ``erweitert``: codes of the
+    extended data set, else the minimum content.
+    """
+    root = message(
+        "onlinedienste.abrufanfrage.meldebescheinigung.1700", "1700", author, reader, product, **kw
+    )
+    identifikation(root, record)
+    control = _sub(root, "steuerungsinformationen", ns=XMELD_NS)
+    scope = _sub(control, "datenumfang", ns=XMELD_NS)
+    if erweitert:
+        for code in erweitert:
+            _code(scope, "meldebescheinigungErweitert", code, ns=XMELD_NS)
+    else:
+        _sub(scope, "meldebescheinigungMindestumfang", "true", ns=XMELD_NS)
+    _code(control, "zustellvariante", ZUSTELLVARIANTE[zustellung], ns=XMELD_NS)
+    return root
