@@ -1,0 +1,175 @@
+"""XTA 2 against the gateway simulator, a real SOAP 1.2 server on loopback."""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+
+import pytest
+import structlog
+import uvicorn
+
+import hub
+from hub.core.config import config_from_dict
+from hub.core.context import DeliveryContext
+from hub.core.hub import Hub
+from hub.core.plugins import PluginManager
+from hub.testing import free_port, sample_submission, wait_until
+from hub_xmeld import xta, xta_schema, xta_sim
+
+AUTHOR = xta.Party("psw:05111999")
+READER = xta.Party("ags:05111000")
+SEND = {
+    "service": "http://www.osci.de/xmeld2511a/xmeld2511aOnlinedienste.wsdl",
+    "message_type": "1706",
+    "payload_schema": "http://www.osci.de/xmeld2511a",
+    "content": b"<xmeld/>",
+    "filename": "1706.xml",
+}
+
+
+@pytest.fixture
+def gateway(xoev_dir: Path):
+    import threading
+
+    gw = xta_sim.XtaGateway(xta_schema.compile_schema(xoev_dir), accounts={AUTHOR.identifier})
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(gw.app, host="127.0.0.1", port=port, log_config=None))
+    server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    assert wait_until(lambda: server.started, timeout=10)
+    gw.url = f"http://127.0.0.1:{port}"  # type: ignore[attr-defined]
+    yield gw
+    server.should_exit = True
+    thread.join(5)
+
+
+def client(gw, xoev_dir: Path, author: xta.Party = AUTHOR, timeout: float = 5) -> xta.XtaClient:
+    return xta.XtaClient(
+        xoev_dir,
+        management_url=f"{gw.url}/management",
+        send_url=f"{gw.url}/send",
+        author=author,
+        timeout=timeout,
+    )
+
+
+def test_account_message_id_send_and_report(gateway, xoev_dir) -> None:
+    c = client(gateway, xoev_dir)
+    assert c.check_account_active() is True
+    message_id = c.create_message_id()
+    assert message_id.startswith("urn:de:xta:messageid:")
+    c.send_message(message_id, READER, **SEND)
+    stored = gateway.messages[message_id]
+    assert stored.reader == "ags:05111000" and gateway.mailboxes["ags:05111000"] == [message_id]
+    report = c.transport_report(message_id)
+    assert report.status == 1 and report.server == "hub-xta-simulator"
+
+
+def test_faults_map_onto_the_error_tree(gateway, xoev_dir) -> None:
+    c = client(gateway, xoev_dir)
+    gateway.fail_next("sendMessage", "TechnicalProblem")
+    with pytest.raises(hub.TransientError, match="XTAWSTechnicalProblem"):
+        c.send_message(c.create_message_id(), READER, **SEND)
+    gateway.fail_next("sendMessage", "ParameterIsNotValid")
+    with pytest.raises(hub.PermanentError, match="ParameterIsNotValid"):
+        c.send_message(c.create_message_id(), READER, **SEND)
+    with pytest.raises(xta.UnknownMessage):
+        c.transport_report("urn:de:xta:messageid:never")
+    with pytest.raises(hub.PermanentError, match="PermissionDenied"):
+        client(gateway, xoev_dir, xta.Party("psw:nobody")).check_account_active()
+
+
+def test_requests_are_validated_against_the_wsdl_schemas(gateway, xoev_dir) -> None:
+    import httpx
+    from lxml import etree
+
+    c = client(gateway, xoev_dir)
+    message_id = c.create_message_id()
+    metadata = etree.tostring(
+        xta.message_metadata(message_id, AUTHOR, READER, "urn:s", "1706", "urn:p", 8)
+    ).decode()
+    envelope = (
+        '<env:Envelope xmlns:env="http://www.w3.org/2003/05/soap-envelope">'
+        f"<env:Header>{metadata}</env:Header><env:Body>"
+        '<xta:GenericContentContainer xmlns:xta="http://xoev.de/transport/xta/211">'
+        "<xta:ContentContainer/></xta:GenericContentContainer></env:Body></env:Envelope>"
+    )
+    r = httpx.post(
+        f"{gateway.url}/send",
+        content=envelope.encode(),
+        headers={
+            "Content-Type": "application/soap+xml; charset=utf-8; "
+            'action="http://www.xta.de/XTA/SendMessage"'
+        },
+    )
+    assert r.status_code == 400
+    assert b"MessageSchemaViolationException" in r.content and b"Message" in r.content
+    assert gateway.messages == {}
+
+
+def test_timeouts_and_a_missing_gateway_are_transient(gateway, xoev_dir) -> None:
+    gateway.delay = 1.0
+    with pytest.raises(hub.TransientError, match="unreachable"):
+        client(gateway, xoev_dir, timeout=0.2).check_account_active()
+    gateway.delay = 0
+    gone = xta.XtaClient(
+        xoev_dir,
+        management_url=f"http://127.0.0.1:{free_port()}/m",
+        send_url="http://127.0.0.1:9/s",
+        author=AUTHOR,
+        timeout=2,
+    )
+    with pytest.raises(hub.TransientError):
+        gone.check_account_active()
+
+
+@pytest.fixture
+def delivery(tmp_path: Path):
+    h = Hub(
+        config_from_dict(
+            {
+                "store": {"url": f"sqlite:///{tmp_path / 'hub.db'}"},
+                "routes": [{"adapters": ["file"]}],
+                "adapters": {"file": {"directory": str(tmp_path / "out")}},
+            }
+        ),
+        PluginManager(disabled={"ozg_catalog", "bundid"}),
+    )
+    h.start()
+    rid = h.intake.submit(
+        hub.Submission.model_validate(sample_submission()), client="portal"
+    ).record_id
+
+    def ctx(attempt: int) -> DeliveryContext:
+        return DeliveryContext(
+            hub=h,
+            record_id=rid,
+            adapter="xmeld",
+            attempt=attempt,
+            settings={},
+            http=h.http,
+            log=structlog.get_logger("test").bind(record_id=rid),
+        )
+
+    yield ctx
+    h.close()
+
+
+def test_send_once_survives_a_retry_after_the_message_went_out(gateway, xoev_dir, delivery) -> None:
+    c = client(gateway, xoev_dir)
+    first = xta.send_once(delivery(1), c, READER, **SEND)
+    # The process died before the delivery was recorded; the retry must not send again.
+    again = xta.send_once(delivery(2), c, READER, **SEND)
+    assert again == first and list(gateway.messages) == [first]
+
+
+def test_send_once_sends_when_the_first_attempt_never_arrived(gateway, xoev_dir, delivery) -> None:
+    c = client(gateway, xoev_dir)
+    gateway.fail_next("sendMessage", "TechnicalProblem")
+    with pytest.raises(hub.TransientError):
+        xta.send_once(delivery(1), c, READER, **SEND)
+    message_id = xta.send_once(delivery(2), c, READER, **SEND)
+    assert list(gateway.messages) == [message_id]
+    assert uuid.UUID(message_id.rsplit(":", 1)[-1])
