@@ -111,12 +111,26 @@ class Hub:
             )
 
     def report_status(
-        self, record_id: str, status: str, detail: str | None = None, adapter: str | None = None
-    ) -> None:
-        """Record a status reported by a backend or channel and tell the status hooks."""
-        if not self.store.add_history(record_id, status, adapter, detail):
+        self,
+        record_id: str,
+        status: str,
+        detail: str | None = None,
+        adapter: str | None = None,
+        *,
+        key: str | None = None,
+    ) -> bool:
+        """Record a status reported by a backend or channel and tell the status hooks.
+
+        With ``key`` (e.g. the id of the answer message) the report is applied at most once:
+        an answer fetched again after a crash returns False and changes nothing. Raises
+        ``KeyError`` for an unknown record.
+        """
+        if self.store.record_owner(record_id) is None:
             raise KeyError(record_id)
+        if not self.store.add_history(record_id, status, adapter, detail, key=key):
+            return False
         self.notify([StatusChange(record_id, status, adapter, detail)])
+        return True
 
     def describe(self) -> dict[str, Any]:
         return {

@@ -103,3 +103,11 @@ checkpoints = Table(
     Column("result", Text, nullable=False),
     Column("at", UtcDateTime(), nullable=False),
 )
+
+status_reports = Table(
+    "status_reports",
+    metadata,
+    Column("key", String(255), primary_key=True),
+    Column("record_id", String(36), ForeignKey("records.id", ondelete="CASCADE"), nullable=False),
+    Column("at", UtcDateTime(), nullable=False),
+)

@@ -42,7 +42,7 @@ from hub.core.record import (
     Submission,
     overall_status,
 )
-from hub.core.store.schema import checkpoints, deliveries, history, records
+from hub.core.store.schema import checkpoints, deliveries, history, records, status_reports
 
 ACTIVE = (RecordStatus.accepted.value, RecordStatus.delivering.value)
 
@@ -705,18 +705,46 @@ class Store:
         ] + changes
 
     def add_history(
-        self, record_id: str, status: str, adapter: str | None, detail: str | None
+        self,
+        record_id: str,
+        status: str,
+        adapter: str | None,
+        detail: str | None,
+        *,
+        key: str | None = None,
     ) -> bool:
+        """Add a history entry; False if the record is unknown or ``key`` was applied before
+        (the key and the entry are written in one transaction)."""
         with self.engine.begin() as conn:
             exists = conn.execute(select(records.c.id).where(records.c.id == record_id)).first()
             if exists is None:
                 return False
+            if key is not None:
+                seen = conn.execute(
+                    select(status_reports.c.key).where(status_reports.c.key == key)
+                ).first()
+                if seen is not None:
+                    return False
+                conn.execute(
+                    insert(status_reports).values(key=key, record_id=record_id, at=utcnow())
+                )
             conn.execute(
                 insert(history).values(
-                    record_id=record_id, at=utcnow(), status=status, adapter=adapter, detail=detail
+                    record_id=record_id,
+                    at=utcnow(),
+                    status=status,
+                    adapter=adapter,
+                    detail=detail,
                 )
             )
             return True
+
+    def status_report_seen(self, key: str) -> bool:
+        with self.read_engine.connect() as conn:
+            found = conn.execute(
+                select(status_reports.c.key).where(status_reports.c.key == key)
+            ).first()
+        return found is not None
 
     # --- checkpoints ---------------------------------------------------------------------------
 
