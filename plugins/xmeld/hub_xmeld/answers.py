@@ -82,12 +82,15 @@ def _statusmitteilung(root: Any) -> Statusmitteilung:
     )
 
 
-def report(h: Any, record_id: str, answer: Statusmitteilung) -> None:
-    """Record the office's words in the record's history (and tell the status hooks)."""
+def report(h: Any, record_id: str, answer: Statusmitteilung, *, key: str | None = None) -> bool:
+    """Record the office's words in the record's history (and tell the status hooks); with
+    ``key`` at most once (False when this answer was applied before)."""
     detail = f"{answer.text} Aktenzeichen {answer.aktenzeichen}."
     if answer.fristende:
         detail += f" Frist bis {answer.fristende.isoformat()}."
-    h.report_status(record_id, f"meldebehoerde:{answer.status}", detail, adapter="xmeld")
+    return h.report_status(
+        record_id, f"meldebehoerde:{answer.status}", detail, adapter="xmeld", key=key
+    )
 
 
 __all__ = ["ANMELDUNG_STATUS", "AnswerRefused", "Statusmitteilung", "read_answer", "report"]

@@ -126,6 +126,7 @@ class XtaClient:
         management_url: str,
         send_url: str,
         author: Party,
+        msgbox_url: str | None = None,
         timeout: float = 30.0,
         cert: tuple[str, str] | None = None,
         verify: bool | str = True,
@@ -151,6 +152,9 @@ class XtaClient:
             f"{{{XTA_NS}}}managementHttpsBinding", management_url
         )
         self.sender = self.client.create_service(f"{{{XTA_NS}}}sendXTAHttpsBinding", send_url)
+        self.msgbox = self.client.create_service(
+            f"{{{XTA_NS}}}msgBoxHttpsBinding", msgbox_url or send_url
+        )
         self.author = author
 
     def _call(self, operation: Any, *args: Any, **kwargs: Any) -> Any:
@@ -218,6 +222,54 @@ class XtaClient:
             result.ReportTime,
             result.XTAServerIdentity,
         )
+
+
+@dataclass(frozen=True)
+class Waiting:
+    message_id: str
+    message_type: str | None
+
+
+def status_list(client: XtaClient, limit: int = 100) -> list[Waiting]:
+    """Messages waiting in our mailbox (their MessageMetaData)."""
+    result = client._call(
+        client.msgbox.getStatusList,
+        MsgSelector={"newEntry": True},
+        maxListItems=limit,
+        ListForm="MessageMetaData",
+        _soapheaders=[author_header(client.author)],
+    )
+    body = getattr(result, "body", result)
+    waiting = []
+    for meta in getattr(body, "MessageMetaData", None) or []:
+        message_id = getattr(meta.MsgIdentification.MessageID, "_value_1", None)
+        kind = meta.Qualifier.MessageType
+        waiting.append(Waiting(str(message_id), getattr(kind, "code", None)))
+    return waiting
+
+
+def fetch(client: XtaClient, message_id: str) -> bytes:
+    """The business message of one waiting message (the container's Message part)."""
+    result = client._call(
+        client.msgbox.getMessage,
+        MsgSelector={"MessageID": [{"_value_1": message_id}]},
+        _soapheaders=[author_header(client.author)],
+    )
+    body = getattr(result, "body", result)
+    container = getattr(body, "ContentContainer", None)
+    if container is None:
+        raise hub.PermanentError("the fetched XTA message has no content container")
+    return bytes(container.Message._value_1)
+
+
+def close(client: XtaClient, message_id: str) -> None:
+    """Acknowledge a fetched message; only now does it leave the mailbox."""
+    client._call(
+        client.msgbox.close,
+        LastMsgReceived=[{"_value_1": message_id}],
+        MsgBoxRequestID=f"urn:uuid:{message_id.rsplit(':', 1)[-1]}",
+        _soapheaders=[author_header(client.author)],
+    )
 
 
 def send_once(

@@ -14,11 +14,15 @@ OSCI_NS = "http://www.osci.eu/ws/2008/05/transport"
 WSA_NS = "http://www.w3.org/2005/08/addressing"
 SOAP12_NS = "http://www.w3.org/2003/05/soap-envelope"
 
+_MSGBOX = "http://www.osci.eu/ws/2008/05/transport/urn/messageTypes/"
 ACTIONS = {
     "http://www.xta.de/XTA/CheckAccountActive": "checkAccountActive",
     "http://www.xta.de/XTA/CreateMessageID": "createMessageId",
     "http://www.xta.de/XTA/SendMessage": "sendMessage",
     "http://www.xta.de/XTA/GetTransportReport": "getTransportReport",
+    _MSGBOX + "MsgBoxStatusListRequest": "getStatusList",
+    _MSGBOX + "MsgBoxFetchRequest": "getMessage",
+    _MSGBOX + "MsgBoxCloseRequest": "close",
 }
 
 

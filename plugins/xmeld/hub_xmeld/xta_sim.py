@@ -7,7 +7,9 @@ reader's mailbox and keeps a transport report per message (status 0 open, 1 gree
 Tests can make it fail: :meth:`fail_next` queues faults (``ParameterIsNotValid``,
 ``TechnicalProblem``) per operation, :attr:`delay` slows every answer.
 
-Implemented: checkAccountActive, createMessageId, sendMessage, getTransportReport.
+Implemented: checkAccountActive, createMessageId, sendMessage, getTransportReport, and the
+mailbox: getStatusList, getMessage, close (a message leaves the mailbox only when closed).
+:meth:`deliver_to` puts a message into an account's mailbox, as a Meldebehörde's answer.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from starlette.routing import Route
 from hub.core.xmlsafe import XmlRejected, parse_xml
 from hub_xmeld.xta_schema import (
     ACTIONS,
+    OSCI_NS,
     OSCIMETA_NS,
     SOAP12_NS,
     WSA_NS,
@@ -142,6 +145,8 @@ class XtaGateway:
             return _fault(fault)
         except XmlRejected as exc:
             return _fault(SoapFault("ParameterIsNotValid", str(exc)))
+        if isinstance(result, tuple):
+            return _envelope(result[1], headers=result[0])
         return _envelope(result)
 
     # --- operations ---------------------------------------------------------------------------
@@ -191,6 +196,69 @@ class XtaGateway:
             self.mailboxes.setdefault(reader, []).append(message_id)
         return []
 
+    def deliver_to(self, reader: str, metadata: Any, content: bytes, filename: str) -> str:
+        """Put a message into ``reader``'s mailbox (an answer from the other side)."""
+        message_id = metadata.findtext(f".//{{{WSA_NS}}}MessageID")
+        container = etree.Element(f"{{{XTA_NS}}}GenericContentContainer", nsmap={"xta": XTA_NS})
+        cc = etree.SubElement(container, f"{{{XTA_NS}}}ContentContainer")
+        message = etree.SubElement(
+            cc,
+            f"{{{XTA_NS}}}Message",
+            contentType="application/xml",
+            filename=filename,
+            size=str(len(content)),
+        )
+        import base64
+
+        message.text = base64.b64encode(content).decode()
+        with self._lock:
+            self.messages[message_id] = StoredMessage(
+                message_id, metadata, container, reader, datetime.now(UTC)
+            )
+            self.mailboxes.setdefault(reader, []).append(message_id)
+        return message_id
+
+    def _mailbox_response(self, pending: int) -> Any:
+        el = etree.Element(
+            f"{{{OSCI_NS}}}MsgBoxResponse",
+            nsmap={"osci": OSCI_NS},
+            MsgBoxRequestID=f"urn:uuid:{uuid.uuid4()}",
+        )
+        if pending:
+            etree.SubElement(el, "ItemsPending").text = str(pending)
+        else:
+            etree.SubElement(el, "NoMessageAvailable", reason="NoMatchingMessages")
+        return el
+
+    def _getStatusList(self, header: list[Any], body: list[Any]) -> tuple[list, list]:
+        account = self._author(header)
+        with self._lock:
+            waiting = list(self.mailboxes.get(account, []))
+            metas = [_copy(self.messages[m].metadata) for m in waiting]
+        listing = etree.Element(f"{{{OSCI_NS}}}MsgStatusList", nsmap={"osci": OSCI_NS})
+        for meta in metas:
+            listing.append(meta)
+        return [self._mailbox_response(len(waiting))], [listing]
+
+    def _getMessage(self, header: list[Any], body: list[Any]) -> tuple[list, list]:
+        account = self._author(header)
+        wanted = body[0].findtext(f".//{{{WSA_NS}}}MessageID") if body else None
+        with self._lock:
+            if wanted not in self.mailboxes.get(account, []):
+                raise SoapFault("InvalidMessageID", f"no message {wanted!r} in this mailbox")
+            stored = self.messages[wanted]
+        return ([_copy(stored.metadata), self._mailbox_response(1)], [_copy(stored.container)])
+
+    def _close(self, header: list[Any], body: list[Any]) -> list[Any]:
+        account = self._author(header)
+        closed = [(e.text or "").strip() for e in body[0]] if body else []
+        with self._lock:
+            box = self.mailboxes.get(account, [])
+            for message_id in closed:
+                if message_id in box:
+                    box.remove(message_id)
+        return []
+
     def _getTransportReport(self, header: list[Any], body: list[Any]) -> list[Any]:
         self._author(header)
         message_id = (body[0].text or "").strip() if body else ""
@@ -231,7 +299,7 @@ def _parts(envelope: Any) -> tuple[list[Any], list[Any]]:
     body = envelope.find(f"{{{SOAP12_NS}}}Body")
     if body is None:
         raise SoapFault("ParameterIsNotValid", "the SOAP body is missing")
-    wanted = (OSCIMETA_NS, XTA_NS)
+    wanted = (OSCIMETA_NS, XTA_NS, OSCI_NS)
     headers = [
         h
         for h in (header if header is not None else [])
@@ -240,9 +308,11 @@ def _parts(envelope: Any) -> tuple[list[Any], list[Any]]:
     return headers, [b for b in body if isinstance(b.tag, str)]
 
 
-def _envelope(body_parts: list[Any]) -> Response:
+def _envelope(body_parts: list[Any], headers: list[Any] | None = None) -> Response:
     env = etree.Element(f"{{{SOAP12_NS}}}Envelope", nsmap={"env": SOAP12_NS})
-    etree.SubElement(env, f"{{{SOAP12_NS}}}Header")
+    head = etree.SubElement(env, f"{{{SOAP12_NS}}}Header")
+    for part in headers or []:
+        head.append(part)
     body = etree.SubElement(env, f"{{{SOAP12_NS}}}Body")
     for part in body_parts:
         body.append(part)

@@ -54,3 +54,48 @@ def parties() -> tuple[messages.Authority, messages.Authority]:
         messages.PostalAddress("Marktplatz", "40213", "Düsseldorf", "1"),
     )
     return author, reader
+
+
+@pytest.fixture
+def statusmitteilung():
+    """Build a 1705 as the Meldebehörde would send it (author and reader swapped)."""
+    import base64
+
+    from lxml import etree
+
+    from hub_xmeld.schemas import XMELD_NS
+
+    def build(
+        record, parties, answers_uuid: str, code: str = "01", pdf: bytes | None = b"%PDF-1.4 test"
+    ) -> bytes:
+        author, reader = parties
+        office = messages.Authority(
+            reader.kennung,
+            reader.name,
+            reader.address,
+            {"email": "buergerbuero@duesseldorf.example"},
+        )
+        root = messages.message(
+            "onlinedienste.anmeldung.statusmitteilung.1705",
+            "1705",
+            office,
+            author,
+            messages.Product("Meldesoftware", "Hersteller"),
+        )
+        messages.identifikation(root, record)
+        etree.SubElement(root, f"{{{XMELD_NS}}}aktenzeichen").text = "33-A-2026-0815"
+        status = etree.SubElement(root, f"{{{XMELD_NS}}}status")
+        etree.SubElement(status, "code").text = code
+        if pdf:
+            etree.SubElement(root, f"{{{XMELD_NS}}}pdfDokument").text = base64.b64encode(
+                pdf
+            ).decode()
+        etree.SubElement(root, f"{{{XMELD_NS}}}fristende").text = "2026-12-01"
+        origin = etree.SubElement(root, f"{{{XMELD_NS}}}ursprungsnachricht")
+        etree.SubElement(origin, "nachrichtenUUID").text = answers_uuid
+        kind = etree.SubElement(origin, "nachrichtentyp")
+        etree.SubElement(kind, "code").text = "1704"
+        etree.SubElement(origin, "erstellungszeitpunkt").text = messages.timestamp()
+        return etree.tostring(root)
+
+    return build

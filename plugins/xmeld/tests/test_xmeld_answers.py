@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 from pathlib import Path
 
 import pytest
@@ -35,41 +34,7 @@ def test_1700_minimum_and_extended(schema, record, parties) -> None:
     )
 
 
-def statusmitteilung(
-    record, parties, answers_uuid: str, code: str = "01", pdf: bytes | None = b"%PDF-1.4 test"
-) -> bytes:
-    """A 1705 as the Meldebehörde would send it (reader and author swapped)."""
-    author, reader = parties
-    root = messages.message(
-        "onlinedienste.anmeldung.statusmitteilung.1705",
-        "1705",
-        reader
-        if reader.contacts
-        else messages.Authority(
-            reader.kennung,
-            reader.name,
-            reader.address,
-            {"email": "buergerbuero@duesseldorf.example"},
-        ),
-        author,
-        messages.Product("Meldesoftware", "Hersteller"),
-    )
-    messages.identifikation(root, record)
-    etree.SubElement(root, f"{{{XMELD_NS}}}aktenzeichen").text = "33-A-2026-0815"
-    status = etree.SubElement(root, f"{{{XMELD_NS}}}status")
-    etree.SubElement(status, "code").text = code
-    if pdf:
-        etree.SubElement(root, f"{{{XMELD_NS}}}pdfDokument").text = base64.b64encode(pdf).decode()
-    etree.SubElement(root, f"{{{XMELD_NS}}}fristende").text = "2026-12-01"
-    origin = etree.SubElement(root, f"{{{XMELD_NS}}}ursprungsnachricht")
-    etree.SubElement(origin, "nachrichtenUUID").text = answers_uuid
-    nt = etree.SubElement(origin, "nachrichtentyp")
-    etree.SubElement(nt, "code").text = "1704"
-    etree.SubElement(origin, "erstellungszeitpunkt").text = messages.timestamp()
-    return etree.tostring(root)
-
-
-def test_1705_is_read(schema, record, parties) -> None:
+def test_1705_is_read(schema, record, parties, statusmitteilung) -> None:
     answer = answers.read_answer(
         statusmitteilung(record, parties, "5f0c8a1e-8d2b-4f7e-9a3c-1b2d3e4f5a6b"), schema
     )
@@ -80,7 +45,7 @@ def test_1705_is_read(schema, record, parties) -> None:
 
 
 @pytest.mark.parametrize(("code", "status"), [("02", "not_electronic"), ("03", "code_invalid")])
-def test_1705_codes(schema, record, parties, code, status) -> None:
+def test_1705_codes(schema, record, parties, code, status, statusmitteilung) -> None:
     answer = answers.read_answer(
         statusmitteilung(
             record, parties, "5f0c8a1e-8d2b-4f7e-9a3c-1b2d3e4f5a6b", code=code, pdf=None
@@ -90,7 +55,7 @@ def test_1705_codes(schema, record, parties, code, status) -> None:
     assert answer.status == status and answer.pdf is None
 
 
-def test_invalid_answers_are_refused(schema, record, parties) -> None:
+def test_invalid_answers_are_refused(schema, record, parties, statusmitteilung) -> None:
     with pytest.raises(answers.AnswerRefused) as info:
         answers.read_answer(statusmitteilung(record, parties, "not-a-uuid"), schema)
     assert "nachrichtenUUID" in str(info.value)
@@ -99,7 +64,7 @@ def test_invalid_answers_are_refused(schema, record, parties) -> None:
 
 
 def test_report_writes_the_offices_words_into_the_history(
-    schema, record, parties, tmp_path: Path
+    schema, record, parties, tmp_path: Path, statusmitteilung
 ) -> None:
     h = Hub(
         config_from_dict(

@@ -173,3 +173,96 @@ def test_send_once_sends_when_the_first_attempt_never_arrived(gateway, xoev_dir,
     message_id = xta.send_once(delivery(2), c, READER, **SEND)
     assert list(gateway.messages) == [message_id]
     assert uuid.UUID(message_id.rsplit(":", 1)[-1])
+
+
+OFFICE = xta.Party("ags:05111000")
+ANSWERED = "5f0c8a1e-8d2b-4f7e-9a3c-1b2d3e4f5a6b"
+
+
+def mailbox_clients(gw, xoev_dir: Path) -> tuple[xta.XtaClient, xta.XtaClient]:
+    gw.accounts.add(OFFICE.identifier)
+    mine = xta.XtaClient(
+        xoev_dir,
+        management_url=f"{gw.url}/management",
+        send_url=f"{gw.url}/send",
+        msgbox_url=f"{gw.url}/msgbox",
+        author=AUTHOR,
+        timeout=5,
+    )
+    office = xta.XtaClient(
+        xoev_dir,
+        management_url=f"{gw.url}/management",
+        send_url=f"{gw.url}/send",
+        msgbox_url=f"{gw.url}/msgbox",
+        author=OFFICE,
+        timeout=5,
+    )
+    return mine, office
+
+
+def answer_waiting(gw, office: xta.XtaClient, content: bytes) -> str:
+    message_id = office.create_message_id()
+    meta = xta.message_metadata(
+        message_id, OFFICE, AUTHOR, SEND["service"], "1705", SEND["payload_schema"], len(content)
+    )
+    return gw.deliver_to(AUTHOR.identifier, meta, content, "1705.xml")
+
+
+def test_mailbox_list_fetch_close(gateway, xoev_dir) -> None:
+    mine, office = mailbox_clients(gateway, xoev_dir)
+    assert xta.status_list(mine) == []
+    message_id = answer_waiting(gateway, office, b"<answer/>")
+    assert xta.status_list(mine) == [xta.Waiting(message_id, "1705")]
+    assert xta.fetch(mine, message_id) == b"<answer/>"
+    assert xta.status_list(mine) != []  # fetched is not closed
+    xta.close(mine, message_id)
+    assert xta.status_list(mine) == []
+    with pytest.raises(xta.UnknownMessage):
+        xta.fetch(mine, message_id)
+
+
+def test_inbox_applies_an_answer_once_and_closes_it(
+    gateway, xoev_dir, delivery, schema, record, parties, statusmitteilung
+) -> None:
+    from hub_xmeld import inbox
+
+    mine, office = mailbox_clients(gateway, xoev_dir)
+    ctx = delivery(1)
+    answer_waiting(gateway, office, statusmitteilung(record, parties, ANSWERED))
+    run = inbox.process_inbox(ctx.hub, mine, schema, {ANSWERED: ctx.record_id}.get)
+    assert (run.applied, run.duplicates) == (1, 0)
+    assert xta.status_list(mine) == []
+    statuses = [h.status for h in ctx.hub.store.get_record(ctx.record_id).history]
+    assert statuses.count("meldebehoerde:continues") == 1
+
+
+def test_inbox_crash_before_close_does_not_apply_twice(
+    gateway, xoev_dir, delivery, schema, record, parties, statusmitteilung
+) -> None:
+    from hub_xmeld import inbox
+
+    mine, office = mailbox_clients(gateway, xoev_dir)
+    ctx = delivery(1)
+    answer_waiting(gateway, office, statusmitteilung(record, parties, ANSWERED))
+    gateway.fail_next("close", "TechnicalProblem")  # the process "dies" at the close
+    with pytest.raises(hub.TransientError):
+        inbox.process_inbox(ctx.hub, mine, schema, {ANSWERED: ctx.record_id}.get)
+    assert len(xta.status_list(mine)) == 1  # still waiting: fetched again next time
+    run = inbox.process_inbox(ctx.hub, mine, schema, {ANSWERED: ctx.record_id}.get)
+    assert (run.applied, run.duplicates) == (0, 1) and xta.status_list(mine) == []
+    statuses = [h.status for h in ctx.hub.store.get_record(ctx.record_id).history]
+    assert statuses.count("meldebehoerde:continues") == 1
+
+
+def test_inbox_refuses_invalid_and_unknown_answers(
+    gateway, xoev_dir, delivery, schema, record, parties, statusmitteilung
+) -> None:
+    from hub_xmeld import inbox
+
+    mine, office = mailbox_clients(gateway, xoev_dir)
+    ctx = delivery(1)
+    answer_waiting(gateway, office, b"<not-xmeld/>")
+    answer_waiting(gateway, office, statusmitteilung(record, parties, ANSWERED))
+    run = inbox.process_inbox(ctx.hub, mine, schema, {}.get)
+    assert (run.refused, run.unknown, run.applied) == (1, 1, 0)
+    assert xta.status_list(mine) == []
