@@ -51,12 +51,16 @@ class Authority:
 
     kennung: str  # DVDV organisation key, e.g. ags:05111000 or psw:01003110
     name: str
-    address: PostalAddress
+    address: PostalAddress | None  # required for the author, optional for the reader
     contacts: dict[str, str] = field(default_factory=dict)  # email/phone/fax → value
 
     @classmethod
     def meldebehoerde(
-        cls, ars: str, name: str, address: PostalAddress, contacts: dict[str, str] | None = None
+        cls,
+        ars: str,
+        name: str,
+        address: PostalAddress | None = None,
+        contacts: dict[str, str] | None = None,
     ) -> Authority:
         """The registration office of a municipality: DVDV key ``ags:`` + the AGS of its ARS."""
         return cls(f"ags:{ars[:5]}{ars[9:]}", name, address, contacts or {})
@@ -140,7 +144,10 @@ def message(
     _sub(ident, "erstellungszeitpunkt", timestamp(now))
     _behoerde(head, "leser", reader, with_contacts=bool(reader.contacts))
     _behoerde(head, "autor", author, with_contacts=True)
-    _anschrift(root, "anschrift.leser", reader.address)
+    if reader.address is not None:
+        _anschrift(root, "anschrift.leser", reader.address)
+    if author.address is None:
+        raise ValueError("the author of an XMeld message needs a postal address")
     _anschrift(root, "anschrift.autor", author.address)
     return root
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -46,3 +47,10 @@ def register_commands(cli: click.Group) -> None:
                 click.echo(f"{path}: {issue}")
         if bad:
             raise SystemExit(1)
+
+
+@hub.hookimpl
+def register_adapters(register: Any) -> None:
+    from hub_xmeld.adapter import make_adapter
+
+    register("xmeld", make_adapter, description="XMeld 25.11a to the Meldebehörde over XTA 2")

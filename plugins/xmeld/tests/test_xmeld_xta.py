@@ -266,3 +266,64 @@ def test_inbox_refuses_invalid_and_unknown_answers(
     run = inbox.process_inbox(ctx.hub, mine, schema, {}.get)
     assert (run.refused, run.unknown, run.applied) == (1, 1, 0)
     assert xta.status_list(mine) == []
+
+
+def test_adapter_delivers_a_1700_and_the_answer_finds_the_record(
+    gateway, xoev_dir, tmp_path, schema, statusmitteilung, parties
+) -> None:
+    import base64
+
+    from lxml import etree
+
+    from hub.testing import LiveHub, hub_config
+    from hub_xmeld import adapter, inbox
+
+    mine, office = mailbox_clients(gateway, xoev_dir)
+    config = hub_config(
+        f"sqlite:///{tmp_path / 'hub.db'}",
+        tmp_path / "out",
+        "xmeld-test-token-0123",
+        delivery={"workers": 1, "poll_interval": 0.05, "backoff_initial": 0.05, "backoff_max": 0.1},
+        routes=[{"leika": "99115003*", "adapters": ["xmeld"]}],
+        adapters={
+            "xmeld": {
+                "management_url": f"{gateway.url}/management",
+                "send_url": f"{gateway.url}/send",
+                "msgbox_url": f"{gateway.url}/msgbox",
+                "account": AUTHOR.identifier,
+                "author_name": "Serviceportal Düsseldorf (hub)",
+                "author_email": "hub@example.org",
+                "author_address": {
+                    "strasse": "Marktplatz",
+                    "hausnummer": "2",
+                    "postleitzahl": "40213",
+                    "wohnort": "Düsseldorf",
+                },
+                "schema_dir": str(xoev_dir),
+                "timeout": 5,
+            }
+        },
+        plugins={"ozg_catalog": {"pvog_enabled": False}},
+    )
+    gateway.fail_next("sendMessage", "TechnicalProblem")  # the first attempt fails
+    with LiveHub(config) as live, live.client("xmeld-test-token-0123") as c:
+        data = sample_submission(service={"leika_key": "99115003012000"})
+        rid = c.post("/v1/records", json=data).json()["id"]
+        assert wait_until(lambda: live.hub.store.get_record(rid).status.value == "delivered")
+        rec = live.hub.store.get_record(rid)
+        [message_id] = gateway.mailboxes[READER.identifier]
+        stored = gateway.messages[message_id]
+        xml = base64.b64decode(stored.container.findtext(".//{*}Message"))
+        _, issues = schema.validate_bytes(xml)
+        sent = etree.fromstring(xml)
+        uuid_sent = sent.findtext(".//nachrichtenUUID")
+        assert issues == [] and etree.QName(sent).localname.endswith(".1700")
+        assert rec.deliveries[0].attempts == 2
+        assert adapter.record_for(live.hub.store, uuid_sent) == rid
+        # The office answers; the inbox puts its words into the record's history.
+        answer_waiting(gateway, office, statusmitteilung(rec, parties, uuid_sent))
+        run = inbox.process_inbox(
+            live.hub, mine, schema, lambda u: adapter.record_for(live.hub.store, u)
+        )
+        assert run.applied == 1
+        assert live.hub.store.get_record(rid).history[-1].status == "meldebehoerde:continues"

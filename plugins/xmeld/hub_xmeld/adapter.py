@@ -1,0 +1,163 @@
+"""The ``xmeld`` adapter: records to the Meldebehörde as XMeld over XTA 2.
+
+So far it handles Meldebescheinigung records (LeiKa ``99115003…`` → ``1700``); other services
+are refused as permanent errors until their builders exist. The message is built and validated
+once and checkpointed, so a retry sends the very same bytes; ``send_once`` checkpoints the XTA
+MessageID and asks the transport report before sending again. The nachrichtenUUID is stored with
+the record, so the office's answers (which name it) find their record.
+"""
+
+from __future__ import annotations
+
+import base64
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import insert, select
+
+import hub
+from hub.core.store import utcnow
+from hub.core.store.migrate import upgrade
+from hub_xmeld import messages, schemas, tables, xta
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+SERVICE = "http://www.osci.de/xmeld2511a/xmeld2511aOnlinedienste.wsdl"
+
+
+class Address(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    strasse: str
+    postleitzahl: str
+    wohnort: str
+    hausnummer: str | None = None
+
+
+class XMeldSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    management_url: str
+    send_url: str
+    msgbox_url: str | None = None
+    account: str = Field(description="Our XTA account identifier, e.g. psw:05111999")
+    author_name: str
+    author_address: Address
+    author_email: str
+    schema_dir: str | None = None
+    timeout: float = Field(default=30.0, gt=0)
+    test: bool = Field(default=False, description="Mark messages as test messages")
+
+
+def migrate(store: Any) -> None:
+    upgrade(
+        store.engine,
+        script_location=MIGRATIONS,
+        metadata=tables.metadata,
+        version_table=tables.VERSION_TABLE,
+    )
+
+
+def record_for(store: Any, nachrichten_uuid: str) -> str | None:
+    """The record a sent message belongs to (answers name the message they answer)."""
+    with store.read_engine.connect() as conn:
+        row = conn.execute(
+            select(tables.sent.c.record_id).where(
+                tables.sent.c.nachrichten_uuid == nachrichten_uuid
+            )
+        ).first()
+    return row.record_id if row else None
+
+
+class XMeldAdapter:
+    def __init__(self, settings: XMeldSettings, h: Any):
+        self.settings = settings
+        self.hub = h
+        directory = schemas.default_dir(settings.schema_dir)
+        try:
+            self.schema = schemas.load(directory)
+        except schemas.SchemaUnavailable as exc:
+            raise hub.ConfigurationError(str(exc)) from None
+        self.client = xta.XtaClient(
+            directory,
+            management_url=settings.management_url,
+            send_url=settings.send_url,
+            msgbox_url=settings.msgbox_url,
+            author=xta.Party(settings.account),
+            timeout=settings.timeout,
+        )
+        a = settings.author_address
+        self.author = messages.Authority(
+            settings.account,
+            settings.author_name,
+            messages.PostalAddress(a.strasse, a.postleitzahl, a.wohnort, a.hausnummer),
+            {"email": settings.author_email},
+        )
+        migrate(h.store)
+
+    def _build(self, record: hub.Record) -> dict[str, str]:
+        key = record.service.leika_key
+        name = record.municipality.name or f"Meldebehörde {record.municipality.ars}"
+        reader = messages.Authority.meldebehoerde(record.municipality.ars, name)
+        if key.startswith("99115003"):
+            root = messages.meldebescheinigung_1700(
+                record, self.author, reader, messages.Product(), test=self.settings.test
+            )
+            kind = "1700"
+        else:
+            raise hub.PermanentError(f"the xmeld adapter has no message for service {key} yet")
+        try:
+            data = messages.validated(root, self.schema)
+        except messages.MessageInvalid as exc:
+            raise hub.PermanentError(str(exc)) from None
+        uuid = root.findtext("nachrichtenkopf.g2g/identifikation.nachricht/nachrichtenUUID")
+        return {
+            "type": kind,
+            "uuid": uuid,
+            "reader": reader.kennung,
+            "xml": base64.b64encode(data).decode(),
+        }
+
+    def deliver(self, record: hub.Record, ctx: hub.DeliveryContext) -> dict[str, Any]:
+        built = ctx.step("xmeld_message", lambda: self._build(record))
+        content = base64.b64decode(built["xml"])
+        message_id = xta.send_once(
+            ctx,
+            self.client,
+            xta.Party(built["reader"]),
+            service=SERVICE,
+            message_type=built["type"],
+            payload_schema=schemas.XMELD_NS,
+            content=content,
+            filename=f"{built['type']}-{built['uuid']}.xml",
+        )
+        ctx.step("xmeld_sent", lambda: self._remember(record, built, message_id))
+        return {
+            "xta_message_id": message_id,
+            "nachrichtenUUID": built["uuid"],
+            "type": built["type"],
+        }
+
+    def _remember(self, record: hub.Record, built: dict[str, str], message_id: str) -> bool:
+        with self.hub.store.engine.begin() as conn:
+            conn.execute(
+                insert(tables.sent).values(
+                    nachrichten_uuid=built["uuid"],
+                    record_id=str(record.id),
+                    message_type=built["type"],
+                    xta_message_id=message_id,
+                    sent_at=utcnow(),
+                )
+            )
+        return True
+
+    def check(self, ctx: hub.CheckContext) -> str:
+        self.client.check_account_active()
+        return f"XTA account {self.settings.account} active"
+
+
+def make_adapter(settings: dict[str, Any], h: Any) -> XMeldAdapter:
+    from hub.adapters._settings import parse_settings
+
+    return XMeldAdapter(parse_settings(XMeldSettings, settings), h)
+
+
+__all__ = ["XMeldAdapter", "make_adapter", "record_for"]
