@@ -13,6 +13,7 @@ import base64
 from pathlib import Path
 from typing import Any
 
+import structlog
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import insert, select
 
@@ -22,6 +23,7 @@ from hub.core.store.migrate import upgrade
 from hub_xmeld import messages, schemas, tables, xta
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+log = structlog.get_logger("hub.xmeld")
 SERVICE = "http://www.osci.de/xmeld2511a/xmeld2511aOnlinedienste.wsdl"
 
 
@@ -33,18 +35,42 @@ class Address(BaseModel):
     hausnummer: str | None = None
 
 
-class XMeldSettings(BaseModel):
+class XtaSettings(BaseModel):
+    """How to reach the XTA gateway (shared by the adapter and the inbox channel)."""
+
     model_config = ConfigDict(extra="forbid")
     management_url: str
     send_url: str
     msgbox_url: str | None = None
     account: str = Field(description="Our XTA account identifier, e.g. psw:05111999")
+    schema_dir: str | None = None
+    timeout: float = Field(default=30.0, gt=0)
+
+    def client(self) -> tuple[xta.XtaClient, schemas.XMeldSchema]:
+        directory = schemas.default_dir(self.schema_dir)
+        try:
+            schema = schemas.load(directory)
+        except schemas.SchemaUnavailable as exc:
+            raise hub.ConfigurationError(str(exc)) from None
+        return xta.XtaClient(
+            directory,
+            management_url=self.management_url,
+            send_url=self.send_url,
+            msgbox_url=self.msgbox_url,
+            author=xta.Party(self.account),
+            timeout=self.timeout,
+        ), schema
+
+
+class XMeldSettings(XtaSettings):
     author_name: str
     author_address: Address
     author_email: str
-    schema_dir: str | None = None
-    timeout: float = Field(default=30.0, gt=0)
     test: bool = Field(default=False, description="Mark messages as test messages")
+
+
+class InboxSettings(XtaSettings):
+    interval: float = Field(default=30.0, gt=0, description="Seconds between mailbox polls")
 
 
 def migrate(store: Any) -> None:
@@ -154,10 +180,38 @@ class XMeldAdapter:
         return f"XTA account {self.settings.account} active"
 
 
+class InboxChannel:
+    """Polls our XTA mailbox and applies the Meldebehörde's answers (close-after-process)."""
+
+    def __init__(self, settings: InboxSettings, h: Any):
+        self.settings = settings
+        self.hub = h
+        self.client, self.schema = settings.client()
+        migrate(h.store)
+
+    def run(self, stop: Any) -> None:
+        from hub_xmeld.inbox import process_inbox
+
+        while not stop.is_set():
+            try:
+                process_inbox(
+                    self.hub, self.client, self.schema, lambda u: record_for(self.hub.store, u)
+                )
+            except hub.AdapterError as exc:  # gateway down: try again at the next poll
+                log.warning("xmeld_inbox_failed", error=type(exc).__name__)
+            stop.wait(self.settings.interval)
+
+
+def make_inbox(settings: dict[str, Any], h: Any) -> InboxChannel:
+    from hub.adapters._settings import parse_settings
+
+    return InboxChannel(parse_settings(InboxSettings, settings), h)
+
+
 def make_adapter(settings: dict[str, Any], h: Any) -> XMeldAdapter:
     from hub.adapters._settings import parse_settings
 
     return XMeldAdapter(parse_settings(XMeldSettings, settings), h)
 
 
-__all__ = ["XMeldAdapter", "make_adapter", "record_for"]
+__all__ = ["InboxChannel", "XMeldAdapter", "make_adapter", "make_inbox", "record_for"]

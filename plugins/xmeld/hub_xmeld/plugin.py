@@ -17,6 +17,36 @@ def register_commands(cli: click.Group) -> None:
     def xmeld() -> None:
         """XMeld 25.11a messages."""
 
+    @cli.group()
+    def xta() -> None:
+        """XTA 2 transport."""
+
+    @xta.command("simulator")
+    @click.option("--host", default="127.0.0.1", show_default=True)
+    @click.option("--port", default=8090, show_default=True, type=int)
+    @click.option(
+        "--account",
+        "accounts",
+        multiple=True,
+        required=True,
+        help="An active account identifier (repeatable), e.g. psw:05111999.",
+    )
+    @click.option("--schema-dir", type=click.Path(file_okay=False, path_type=Path))
+    def xta_simulator(
+        host: str, port: int, accounts: tuple[str, ...], schema_dir: Path | None
+    ) -> None:
+        """Run an XTA 2 gateway on loopback (/management, /send, /msgbox; SOAP 1.2)."""
+        import uvicorn
+
+        from hub_xmeld.xta_schema import compile_schema
+        from hub_xmeld.xta_sim import XtaGateway
+
+        gateway = XtaGateway(
+            compile_schema(schema_dir or schemas.default_dir()), accounts=set(accounts)
+        )
+        click.echo(f"XTA gateway on http://{host}:{port}/{{management,send,msgbox}}", err=True)
+        uvicorn.run(gateway.app, host=host, port=port, log_config=None, access_log=False)
+
     @xmeld.command("validate")
     @click.argument(
         "files",
@@ -54,3 +84,10 @@ def register_adapters(register: Any) -> None:
     from hub_xmeld.adapter import make_adapter
 
     register("xmeld", make_adapter, description="XMeld 25.11a to the Meldebehörde over XTA 2")
+
+
+@hub.hookimpl
+def register_channels(register: Any) -> None:
+    from hub_xmeld.adapter import make_inbox
+
+    register("xmeld_inbox", make_inbox)

@@ -327,3 +327,102 @@ def test_adapter_delivers_a_1700_and_the_answer_finds_the_record(
         )
         assert run.applied == 1
         assert live.hub.store.get_record(rid).history[-1].status == "meldebehoerde:continues"
+
+
+def test_inbox_channel_polls_and_applies(
+    gateway, xoev_dir, delivery, schema, record, parties, statusmitteilung
+) -> None:
+    import threading
+
+    from sqlalchemy import insert
+
+    from hub.core.store import utcnow
+    from hub_xmeld import adapter, tables
+
+    mine, office = mailbox_clients(gateway, xoev_dir)
+    ctx = delivery(1)
+    channel = adapter.make_inbox(
+        {
+            "management_url": f"{gateway.url}/management",
+            "send_url": f"{gateway.url}/send",
+            "msgbox_url": f"{gateway.url}/msgbox",
+            "account": AUTHOR.identifier,
+            "schema_dir": str(xoev_dir),
+            "interval": 0.1,
+            "timeout": 5,
+        },
+        ctx.hub,
+    )
+    with ctx.hub.store.engine.begin() as conn:  # as the adapter records a sent 1700
+        conn.execute(
+            insert(tables.sent).values(
+                nachrichten_uuid=ANSWERED,
+                record_id=ctx.record_id,
+                message_type="1700",
+                xta_message_id="urn:x",
+                sent_at=utcnow(),
+            )
+        )
+    stop = threading.Event()
+    worker = threading.Thread(target=channel.run, args=(stop,), daemon=True)
+    worker.start()
+    try:
+        gateway.fail_next("getStatusList", "TechnicalProblem")  # one bad poll is survived
+        answer_waiting(gateway, office, statusmitteilung(record, parties, ANSWERED))
+        assert wait_until(
+            lambda: (
+                ctx.hub.store.get_record(ctx.record_id).history[-1].status
+                == "meldebehoerde:continues"
+            ),
+            timeout=10,
+        )
+        assert wait_until(lambda: xta.status_list(mine) == [], timeout=5)
+    finally:
+        stop.set()
+        worker.join(5)
+    assert not worker.is_alive()
+
+
+def test_xta_simulator_command(xoev_dir) -> None:
+    import subprocess
+    import sys
+
+    port = free_port()
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "hub",
+            "xta",
+            "simulator",
+            "--port",
+            str(port),
+            "--account",
+            AUTHOR.identifier,
+            "--schema-dir",
+            str(xoev_dir),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        base = f"http://127.0.0.1:{port}"
+        c = xta.XtaClient(
+            xoev_dir,
+            management_url=f"{base}/management",
+            send_url=f"{base}/send",
+            author=AUTHOR,
+            timeout=2,
+        )
+
+        def up() -> bool:
+            try:
+                return c.check_account_active()
+            except hub.TransientError:
+                return False
+
+        assert wait_until(up, timeout=20)
+        assert c.create_message_id().startswith("urn:de:xta:messageid:")
+    finally:
+        proc.terminate()
+        proc.wait(10)
