@@ -99,3 +99,43 @@ def statusmitteilung():
         return etree.tostring(root)
 
     return build
+
+
+@pytest.fixture
+def delivery(tmp_path: Path):
+    """A hub on SQLite with one record, and DeliveryContexts for it by attempt number."""
+    import structlog
+
+    from hub.core.config import config_from_dict
+    from hub.core.context import DeliveryContext
+    from hub.core.hub import Hub
+    from hub.core.plugins import PluginManager
+
+    h = Hub(
+        config_from_dict(
+            {
+                "store": {"url": f"sqlite:///{tmp_path / 'hub.db'}"},
+                "routes": [{"adapters": ["file"]}],
+                "adapters": {"file": {"directory": str(tmp_path / "out")}},
+            }
+        ),
+        PluginManager(disabled={"ozg_catalog", "bundid"}),
+    )
+    h.start()
+    rid = h.intake.submit(
+        hub.Submission.model_validate(sample_submission()), client="portal"
+    ).record_id
+
+    def ctx(attempt: int) -> DeliveryContext:
+        return DeliveryContext(
+            hub=h,
+            record_id=rid,
+            adapter="xmeld",
+            attempt=attempt,
+            settings={},
+            http=h.http,
+            log=structlog.get_logger("test").bind(record_id=rid),
+        )
+
+    yield ctx
+    h.close()

@@ -2,15 +2,9 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 from lxml import etree
 
-import hub
-from hub.core.config import config_from_dict
-from hub.core.hub import Hub
-from hub.core.plugins import PluginManager
 from hub_xmeld import answers, messages
 from hub_xmeld.schemas import XMELD_NS
 
@@ -64,26 +58,13 @@ def test_invalid_answers_are_refused(schema, record, parties, statusmitteilung) 
 
 
 def test_report_writes_the_offices_words_into_the_history(
-    schema, record, parties, tmp_path: Path, statusmitteilung
+    schema, record, parties, delivery, statusmitteilung
 ) -> None:
-    h = Hub(
-        config_from_dict(
-            {
-                "store": {"url": f"sqlite:///{tmp_path / 'hub.db'}"},
-                "routes": [{"adapters": ["file"]}],
-                "adapters": {"file": {"directory": str(tmp_path / "out")}},
-            }
-        ),
-        PluginManager(disabled={"ozg_catalog", "bundid"}),
-    )
-    h.start()
-    sub = hub.Submission.model_validate(record.submission().model_dump())
-    rid = h.intake.submit(sub, client="portal").record_id
+    ctx = delivery(1)
     answer = answers.read_answer(
         statusmitteilung(record, parties, "5f0c8a1e-8d2b-4f7e-9a3c-1b2d3e4f5a6b"), schema
     )
-    answers.report(h, rid, answer)
-    last = h.store.get_record(rid).history[-1]
-    h.close()
+    assert answers.report(ctx.hub, ctx.record_id, answer) is True
+    last = ctx.hub.store.get_record(ctx.record_id).history[-1]
     assert last.status == "meldebehoerde:continues" and last.adapter == "xmeld"
     assert "Aktenzeichen 33-A-2026-0815" in last.detail and "Frist bis 2026-12-01" in last.detail

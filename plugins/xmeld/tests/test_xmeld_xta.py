@@ -6,14 +6,9 @@ import uuid
 from pathlib import Path
 
 import pytest
-import structlog
 import uvicorn
 
 import hub
-from hub.core.config import config_from_dict
-from hub.core.context import DeliveryContext
-from hub.core.hub import Hub
-from hub.core.plugins import PluginManager
 from hub.testing import free_port, sample_submission, wait_until
 from hub_xmeld import xta, xta_schema, xta_sim
 
@@ -123,38 +118,6 @@ def test_timeouts_and_a_missing_gateway_are_transient(gateway, xoev_dir) -> None
     )
     with pytest.raises(hub.TransientError):
         gone.check_account_active()
-
-
-@pytest.fixture
-def delivery(tmp_path: Path):
-    h = Hub(
-        config_from_dict(
-            {
-                "store": {"url": f"sqlite:///{tmp_path / 'hub.db'}"},
-                "routes": [{"adapters": ["file"]}],
-                "adapters": {"file": {"directory": str(tmp_path / "out")}},
-            }
-        ),
-        PluginManager(disabled={"ozg_catalog", "bundid"}),
-    )
-    h.start()
-    rid = h.intake.submit(
-        hub.Submission.model_validate(sample_submission()), client="portal"
-    ).record_id
-
-    def ctx(attempt: int) -> DeliveryContext:
-        return DeliveryContext(
-            hub=h,
-            record_id=rid,
-            adapter="xmeld",
-            attempt=attempt,
-            settings={},
-            http=h.http,
-            log=structlog.get_logger("test").bind(record_id=rid),
-        )
-
-    yield ctx
-    h.close()
 
 
 def test_send_once_survives_a_retry_after_the_message_went_out(gateway, xoev_dir, delivery) -> None:
