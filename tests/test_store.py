@@ -225,10 +225,18 @@ def test_add_history_and_unknown_record(store: Store) -> None:
 
 def test_keyed_status_reports_apply_once(store: Store) -> None:
     [res] = store.insert_batch([new_record()])
-    assert store.add_history(res.record_id, "meldebehoerde:continues", "xmeld", "Az. 1",
-                             key="xta:answer-1") is True
-    assert store.add_history(res.record_id, "meldebehoerde:continues", "xmeld", "Az. 1",
-                             key="xta:answer-1") is False  # fetched again after a crash
+    assert (
+        store.add_history(
+            res.record_id, "meldebehoerde:continues", "xmeld", "Az. 1", key="xta:answer-1"
+        )
+        is True
+    )
+    assert (
+        store.add_history(
+            res.record_id, "meldebehoerde:continues", "xmeld", "Az. 1", key="xta:answer-1"
+        )
+        is False
+    )  # fetched again after a crash
     assert store.status_report_seen("xta:answer-1")
     statuses = [h.status for h in store.get_record(res.record_id).history]
     assert statuses.count("meldebehoerde:continues") == 1

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-import time
 import zlib
 from urllib.parse import parse_qs, urlsplit
 
@@ -201,7 +200,6 @@ def test_logout(bundid) -> None:
         bundid.login("eid", browser=b)
         assert b.post("/bundid/logout").status_code == 200
         assert b.get("/bundid/me").status_code == 401
-    time.sleep(0)  # nothing left running
 
 
 OPTIONAL_BPK2 = {

@@ -45,6 +45,7 @@ def client(gw, xoev_dir: Path, author: xta.Party = AUTHOR, timeout: float = 5) -
         xoev_dir,
         management_url=f"{gw.url}/management",
         send_url=f"{gw.url}/send",
+        msgbox_url=f"{gw.url}/msgbox",
         author=author,
         timeout=timeout,
     )
@@ -144,23 +145,7 @@ ANSWERED = "5f0c8a1e-8d2b-4f7e-9a3c-1b2d3e4f5a6b"
 
 def mailbox_clients(gw, xoev_dir: Path) -> tuple[xta.XtaClient, xta.XtaClient]:
     gw.accounts.add(OFFICE.identifier)
-    mine = xta.XtaClient(
-        xoev_dir,
-        management_url=f"{gw.url}/management",
-        send_url=f"{gw.url}/send",
-        msgbox_url=f"{gw.url}/msgbox",
-        author=AUTHOR,
-        timeout=5,
-    )
-    office = xta.XtaClient(
-        xoev_dir,
-        management_url=f"{gw.url}/management",
-        send_url=f"{gw.url}/send",
-        msgbox_url=f"{gw.url}/msgbox",
-        author=OFFICE,
-        timeout=5,
-    )
-    return mine, office
+    return client(gw, xoev_dir), client(gw, xoev_dir, OFFICE)
 
 
 def answer_waiting(gw, office: xta.XtaClient, content: bytes) -> str:
