@@ -266,6 +266,7 @@ def hub_config(store_url: str, outbox: Path, token: str, **sections: Any) -> Hub
         ],
         "routes": [{"adapters": ["file"]}],
         "adapters": {"file": {"directory": str(outbox)}},
+        "attachments": {"directory": str(outbox.parent / "attachments")},
     }
     data.update(sections)
     return config_from_dict(data)

@@ -93,6 +93,7 @@ def base_config(store_url: str, outbox: Path, **extra: Any) -> dict[str, Any]:
         ],
         "routes": [{"adapters": ["file"]}],
         "adapters": {"file": {"directory": str(outbox)}},
+        "attachments": {"directory": str(outbox.parent / "attachments")},
     }
     for key, value in extra.items():
         if isinstance(value, dict) and isinstance(data.get(key), dict):

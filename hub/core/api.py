@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+from collections.abc import Iterator
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -11,12 +12,13 @@ import structlog
 from fastapi import Depends, FastAPI, HTTPException, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import JSONResponse, Response, StreamingResponse
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from hub import __version__
+from hub.core.attachments import UnknownAttachment
 from hub.core.auth import may_act_for, require_client
 from hub.core.config import ClientConfig
 from hub.core.errors import IntakeRejected
@@ -178,6 +180,36 @@ def create_app(hub: Hub) -> FastAPI:
         """The record with its status per adapter and its history."""
         _visible(client, record_id)
         return hub.store.get_record(record_id)
+
+    @app.get("/v1/records/{record_id}/attachments", responses={401: {}, 404: {}})
+    def list_attachments(record_id: str, client: ClientConfig = read) -> dict[str, Any]:
+        """Documents added to the record after intake (e.g. the office's confirmation)."""
+        _visible(client, record_id)
+        return {"items": [a.model_dump() for a in hub.attachments.list(record_id)]}
+
+    @app.get("/v1/records/{record_id}/attachments/{attachment_id}", responses={404: {}})
+    def get_attachment(record_id: str, attachment_id: str, client: ClientConfig = read) -> Any:
+        """The bytes of one attachment, with its media type and SHA-256 as ``Digest``."""
+        _visible(client, record_id)
+        try:
+            meta, stream = hub.attachments.open(record_id, attachment_id)
+        except UnknownAttachment:
+            raise HTTPException(404, "no such attachment") from None
+
+        def body() -> Iterator[bytes]:
+            with stream:
+                while chunk := stream.read(1 << 16):
+                    yield chunk
+
+        digest = base64.b64encode(bytes.fromhex(meta.sha256)).decode()
+        return StreamingResponse(
+            body(),
+            media_type=meta.media_type,
+            headers={
+                "Content-Length": str(meta.size),
+                "Repr-Digest": f"sha-256=:{digest}:",
+            },
+        )
 
     @app.get("/v1/records")
     def list_records(

@@ -81,6 +81,12 @@ class DeliveryConfig(_Section):
     drain_seconds: float = Field(default=30.0, ge=0, description="SIGTERM grace for in-flight work")
 
 
+class AttachmentsConfig(_Section):
+    directory: str = Field(
+        default="var/attachments", description="Where documents added to records are kept"
+    )
+
+
 class LoggingConfig(_Section):
     level: Literal["debug", "info", "warning", "error"] = "info"
     format: Literal["json", "console"] = "json"
@@ -97,6 +103,7 @@ class HubConfig(BaseSettings):
     store: StoreConfig = Field(default_factory=StoreConfig)
     delivery: DeliveryConfig = Field(default_factory=DeliveryConfig)
     logging: LoggingConfig = Field(default_factory=LoggingConfig)
+    attachments: AttachmentsConfig = Field(default_factory=AttachmentsConfig)
     clients: list[ClientConfig] = Field(default_factory=list)
     routes: list[RouteConfig] = Field(default_factory=list)
     adapters: dict[str, dict[str, Any]] = Field(

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 import httpx
 import structlog
 
+from hub.core.attachments import AttachmentStore
 from hub.core.config import HubConfig
 from hub.core.errors import ConfigurationError
 from hub.core.intake import Intake
@@ -32,6 +33,7 @@ class Hub:
         self.config = config
         self.plugins = plugins if plugins is not None else PluginManager()
         self.store = Store(config.store.url)
+        self.attachments = AttachmentStore(config.attachments.directory, self.store)
         self.registry: Registry = self.plugins.collect(self)
         self.router = Router(config.routes, set(config.adapters))
         for instance in config.adapters:

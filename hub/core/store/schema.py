@@ -111,3 +111,19 @@ status_reports = Table(
     Column("record_id", String(36), ForeignKey("records.id", ondelete="CASCADE"), nullable=False),
     Column("at", UtcDateTime(), nullable=False),
 )
+
+# Documents that arrive after intake (e.g. a Meldebestätigung from the office); the bytes live
+# in the content-addressed attachment directory, named by their SHA-256.
+record_attachments = Table(
+    "record_attachments",
+    metadata,
+    Column("record_id", String(36), ForeignKey("records.id", ondelete="CASCADE"), primary_key=True),
+    Column("attachment_id", String(128), primary_key=True),
+    Column("purpose", String(64), nullable=False),
+    Column("media_type", String(128), nullable=False),
+    Column("size", BigId, nullable=False),
+    Column("sha256", String(64), nullable=False),
+    Column("source", String(64)),
+    Column("added_at", UtcDateTime(), nullable=False),
+    Index("ix_record_attachments_sha256", "sha256"),
+)
