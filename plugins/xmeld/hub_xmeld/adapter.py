@@ -1,10 +1,10 @@
 """The ``xmeld`` adapter: records to the Meldebehörde as XMeld over XTA 2.
 
-So far it handles Meldebescheinigung records (LeiKa ``99115003…`` → ``1700``); other services
-are refused as permanent errors until their builders exist. The message is built and validated
-once and checkpointed, so a retry sends the very same bytes; ``send_once`` checkpoints the XTA
-MessageID and asks the transport report before sending again. The nachrichtenUUID is stored with
-the record, so the office's answers (which name it) find their record.
+Anmeldung records (LeiKa ``99115005104…``) go out as ``1704``, Meldebescheinigung records
+(``99115003…``) as ``1700``; other services are refused as permanent errors. The message is
+built and validated once and checkpointed, so a retry sends the very same bytes; ``send_once``
+checkpoints the XTA MessageID and asks the transport report before sending again. The
+nachrichtenUUID is stored with the record, so the office's answers (which name it) find it.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from sqlalchemy import insert, select
 import hub
 from hub.core.store import utcnow
 from hub.core.store.migrate import upgrade
-from hub_xmeld import messages, schemas, tables, xta
+from hub_xmeld import anmeldung, messages, schemas, tables, xta
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 log = structlog.get_logger("hub.xmeld")
@@ -62,11 +62,23 @@ class XtaSettings(BaseModel):
         ), schema
 
 
+class CodeLists(BaseModel):
+    """``listVersionID`` of the code lists an instance must name (as your office expects)."""
+
+    model_config = ConfigDict(extra="forbid")
+    gemeindeschluessel: str = anmeldung.CodeListVersions.gemeindeschluessel
+    staatsangehoerigkeit: str = anmeldung.CodeListVersions.staatsangehoerigkeit
+    staatsgebiet: str = anmeldung.CodeListVersions.staatsgebiet
+    geschlecht: str = anmeldung.CodeListVersions.geschlecht
+    religion: str = anmeldung.CodeListVersions.religion
+
+
 class XMeldSettings(XtaSettings):
     author_name: str
     author_address: Address
     author_email: str
     test: bool = Field(default=False, description="Mark messages as test messages")
+    code_lists: CodeLists = Field(default_factory=CodeLists)
 
 
 class InboxSettings(XtaSettings):
@@ -128,6 +140,16 @@ class XMeldAdapter:
                 record, self.author, reader, messages.Product(), test=self.settings.test
             )
             kind = "1700"
+        elif key.startswith("99115005104"):
+            root = anmeldung.meldeschein_1704(
+                record,
+                self.author,
+                reader,
+                messages.Product(),
+                versions=anmeldung.CodeListVersions(**self.settings.code_lists.model_dump()),
+                test=self.settings.test,
+            )
+            kind = "1704"
         else:
             raise hub.PermanentError(f"the xmeld adapter has no message for service {key} yet")
         try:
@@ -181,7 +203,8 @@ class XMeldAdapter:
 
 
 class InboxChannel:
-    """Polls our XTA mailbox and applies the Meldebehörde's answers (close-after-process)."""
+    """Polls our XTA mailbox and applies the Meldebehörde's answers (close-after-process);
+    sends the outbox (Bestätigungscodes) first."""
 
     def __init__(self, settings: InboxSettings, h: Any):
         self.settings = settings
@@ -191,9 +214,11 @@ class InboxChannel:
 
     def run(self, stop: Any) -> None:
         from hub_xmeld.inbox import process_inbox
+        from hub_xmeld.outbox import send_pending
 
         while not stop.is_set():
             try:
+                send_pending(self.hub, self.client)
                 process_inbox(
                     self.hub, self.client, self.schema, lambda u: record_for(self.hub.store, u)
                 )

@@ -33,7 +33,7 @@ class MessageInvalid(hub.PermanentError):
 
     def __init__(self, message_type: str, issues: list[Issue]):
         self.issues = issues
-        details = "; ".join(f"{i.path}: {i.message}" for i in issues[:5])
+        details = "; ".join(f"{i.path}: {i.brief}" for i in issues[:5])
         super().__init__(f"XMeld {message_type} would not be valid: {details}")
 
 
@@ -124,16 +124,21 @@ def message(
     *,
     test: bool = False,
     now: datetime | None = None,
+    standard: tuple[str, str, str, str] = ("xmeld", XMELD_NS, "XMeld", "25.11a"),
 ) -> Any:
-    """A message's root element with ``nachrichtenkopf.g2g`` and both postal addresses."""
+    """A message's root element with ``nachrichtenkopf.g2g`` and both postal addresses.
+
+    ``standard`` is (prefix, namespace, standard, version) of the root: XMeld by default, the
+    XInneres Rückweisung for a 0010."""
+    prefix, namespace, name, version = standard
     root = etree.Element(
-        f"{{{XMELD_NS}}}{root_name}",
-        nsmap={"xmeld": XMELD_NS},
+        f"{{{namespace}}}{root_name}",
+        nsmap={prefix: namespace},
         produkt=product.produkt,
         produkthersteller=product.produkthersteller,
         produktversion=product.produktversion,
-        standard="XMeld",
-        version="25.11a",
+        standard=name,
+        version=version,
     )
     if test:
         root.set("test", "true")
@@ -160,11 +165,29 @@ def _name(parent: Any, tag: str, value: str | None) -> None:
         _sub(el, "nichtVorhanden", "true")
 
 
-def identifikation(parent: Any, record: hub.Record) -> None:
-    """``type.Onlinedienste.Identifikation`` from the record's applicant."""
+def identifikation(
+    parent: Any,
+    record: hub.Record,
+    *,
+    address: str | None = None,
+    postal_code: str | None = None,
+    ags: str | None = None,
+) -> None:
+    """``type.Onlinedienste.Identifikation`` from the record's applicant. The address is the
+    applicant's registered one: by default the applicant's address in the record's municipality;
+    ``address`` (street and number), ``postal_code`` and ``ags`` name another (an Anmeldung
+    identifies the person by the dwelling registered so far)."""
     applicant = record.applicant
     if applicant is None:
         raise hub.PermanentError("an XMeld Onlinedienste message needs the record's applicant")
+    if address is None:
+        own = applicant.address
+        if own is None or not own.street or not own.postal_code:
+            raise hub.PermanentError("an XMeld identification needs street and postal code")
+        address, postal_code = own.street, own.postal_code
+    if ags is None:
+        ars = record.municipality.ars
+        ags = ars[:5] + ars[9:]
     ident = _sub(parent, "identifikation", ns=XMELD_NS)
     _name(ident, "familienname.unstrukturiert", applicant.family_name)
     _name(ident, "vornamen", applicant.given_names)
@@ -175,25 +198,10 @@ def identifikation(parent: Any, record: hub.Record) -> None:
         )
     else:
         _sub(geburt, "unbekannt", "true")
-    address = applicant.address
-    if address is None or not address.street or not address.postal_code:
-        raise hub.PermanentError("an XMeld identification needs street and postal code")
     anschrift = _sub(ident, "anschrift", ns=XMELD_NS)
-    ars = record.municipality.ars
-    _code(
-        anschrift,
-        "gemeindeschluessel",
-        ars[:5] + ars[9:],
-        ns=XMELD_NS,
-        listVersionID=AGS_LIST_VERSION,
-    )
-    _sub(anschrift, "postleitzahl", address.postal_code, ns=XMELD_NS)
-    _sub(
-        _sub(anschrift, "strasseUndHausnummer", ns=XMELD_NS),
-        "konkateniert",
-        address.street,
-        ns=XMELD_NS,
-    )
+    _code(anschrift, "gemeindeschluessel", ags, ns=XMELD_NS, listVersionID=AGS_LIST_VERSION)
+    _sub(anschrift, "postleitzahl", postal_code, ns=XMELD_NS)
+    _sub(_sub(anschrift, "strasseUndHausnummer", ns=XMELD_NS), "konkateniert", address, ns=XMELD_NS)
 
 
 def bestaetigungscode_1706(

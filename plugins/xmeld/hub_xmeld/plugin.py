@@ -1,4 +1,5 @@
-"""Hook implementations of the xmeld plugin (so far: schema validation on the command line)."""
+"""Hook implementations of the xmeld plugin: payload schema and intake check for the Anmeldung,
+the ``xmeld`` adapter, the ``xmeld_inbox`` channel, its HTTP routes and commands."""
 
 from __future__ import annotations
 
@@ -31,21 +32,47 @@ def register_commands(cli: click.Group) -> None:
         required=True,
         help="An active account identifier (repeatable), e.g. psw:05111999.",
     )
+    @click.option(
+        "--office",
+        "offices",
+        multiple=True,
+        help="Run a simulated Meldebehörde on this account (repeatable), e.g. ags:05111000.",
+    )
+    @click.option(
+        "--result-delay",
+        type=float,
+        default=None,
+        help="Seconds after a 1704 until the office sends its 1707 without waiting for a 1706.",
+    )
     @click.option("--schema-dir", type=click.Path(file_okay=False, path_type=Path))
     def xta_simulator(
-        host: str, port: int, accounts: tuple[str, ...], schema_dir: Path | None
+        host: str,
+        port: int,
+        accounts: tuple[str, ...],
+        offices: tuple[str, ...],
+        result_delay: float | None,
+        schema_dir: Path | None,
     ) -> None:
-        """Run an XTA 2 gateway on loopback (/management, /send, /msgbox; SOAP 1.2)."""
+        """Run an XTA 2 gateway on loopback (/management, /send, /msgbox; SOAP 1.2), with
+        simulated Meldebehörden answering through it."""
+        import threading
+
         import uvicorn
 
         from hub_xmeld.xta_schema import compile_schema
         from hub_xmeld.xta_sim import XtaGateway
 
-        gateway = XtaGateway(
-            compile_schema(schema_dir or schemas.default_dir()), accounts=set(accounts)
-        )
+        directory = schema_dir or schemas.default_dir()
+        gateway = XtaGateway(compile_schema(directory), accounts={*accounts, *offices})
+        stop = threading.Event()
+        for account in offices:
+            office = _office(directory, f"http://{host}:{port}", account, result_delay)
+            threading.Thread(target=office.run, args=(stop,), daemon=True).start()
         click.echo(f"XTA gateway on http://{host}:{port}/{{management,send,msgbox}}", err=True)
-        uvicorn.run(gateway.app, host=host, port=port, log_config=None, access_log=False)
+        try:
+            uvicorn.run(gateway.app, host=host, port=port, log_config=None, access_log=False)
+        finally:
+            stop.set()
 
     @xmeld.command("validate")
     @click.argument(
@@ -77,6 +104,51 @@ def register_commands(cli: click.Group) -> None:
                 click.echo(f"{path}: {issue}")
         if bad:
             raise SystemExit(1)
+
+
+def _office(directory: Path, url: str, account: str, result_delay: float | None) -> Any:
+    from hub_xmeld import messages, xta
+    from hub_xmeld.office_sim import MeldebehoerdeSimulator
+
+    client = xta.XtaClient(
+        directory,
+        management_url=f"{url}/management",
+        send_url=f"{url}/send",
+        msgbox_url=f"{url}/msgbox",
+        author=xta.Party(account),
+        timeout=10,
+    )
+    authority = messages.Authority(
+        account,
+        f"Meldebehörde {account} (Simulator)",
+        messages.PostalAddress("Rathausplatz", "40213", "Düsseldorf", "1"),
+        {"email": "meldebehoerde@simulator.invalid"},
+    )
+    return MeldebehoerdeSimulator(
+        client, schemas.load(directory), authority, result_delay=result_delay
+    )
+
+
+@hub.hookimpl
+def register_payload_schemas(register: Any) -> None:
+    from hub_xmeld.anmeldung import LEIKA_PATTERN, PAYLOAD_SCHEMA
+
+    register(LEIKA_PATTERN, PAYLOAD_SCHEMA)
+
+
+@hub.hookimpl
+def register_enrichers(register: Any) -> None:
+    from hub_xmeld.intake_check import check
+
+    # after the catalogue (order 10) has named the service and the authority
+    register("xmeld", check, order=50)
+
+
+@hub.hookimpl
+def register_routes(register: Any, hub: Any) -> None:
+    from hub_xmeld.routes import router
+
+    register(router(hub))
 
 
 @hub.hookimpl

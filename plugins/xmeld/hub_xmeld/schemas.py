@@ -9,6 +9,7 @@ hub never fetches a schema from the network. The compiled schema is cached per p
 from __future__ import annotations
 
 import os
+import re
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -71,6 +72,9 @@ class CatalogResolver(etree.Resolver):
         return None  # a local file (relative include): libxml2 reads it from disk
 
 
+_PATTERN_FAILURE = re.compile(r"\[facet 'pattern'\] The value '(.*?)' is not accepted")
+
+
 @dataclass(frozen=True)
 class Issue:
     line: int
@@ -79,6 +83,23 @@ class Issue:
 
     def __str__(self) -> str:
         return f"line {self.line}: {self.path}: {self.message}"
+
+    @property
+    def element(self) -> str:
+        """The last two steps of the path without prefixes, e.g. ``vornamen/name``."""
+        steps = [s.split(":")[-1].split("[")[0] for s in self.path.split("/") if s]
+        return "/".join(steps[-2:])
+
+    @property
+    def brief(self) -> str:
+        """The message without the datatype's pattern (DIN 91379's runs to kilobytes)."""
+        found = _PATTERN_FAILURE.search(self.message)
+        if found:
+            return (
+                f"the value '{found.group(1)}' is not allowed by the standard's datatype "
+                "(DIN 91379 characters; for some fields digits or a fixed pattern)"
+            )
+        return self.message
 
 
 class XMeldSchema:

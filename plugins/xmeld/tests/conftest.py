@@ -8,10 +8,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+import uvicorn
 
 import hub
-from hub.testing import sample_submission
-from hub_xmeld import messages, schemas
+from hub.testing import free_port, sample_submission, wait_until
+from hub_xmeld import messages, schemas, xta_schema, xta_sim
 
 
 @pytest.fixture(scope="session")
@@ -122,9 +123,10 @@ def delivery(tmp_path: Path):
         PluginManager(disabled={"ozg_catalog", "bundid"}),
     )
     h.start()
-    rid = h.intake.submit(
-        hub.Submission.model_validate(sample_submission()), client="portal"
-    ).record_id
+    import json
+
+    example = json.loads(EXAMPLE.read_text(encoding="utf-8"))
+    rid = h.intake.submit(hub.Submission.model_validate(example), client="portal").record_id
 
     def ctx(attempt: int) -> DeliveryContext:
         return DeliveryContext(
@@ -139,3 +141,58 @@ def delivery(tmp_path: Path):
 
     yield ctx
     h.close()
+
+
+EXAMPLE = Path(__file__).resolve().parents[3] / "examples" / "sample-record.json"
+
+
+@pytest.fixture
+def anmeldung() -> hub.Record:
+    """The repository's example Anmeldung (what ``make run`` submits) as a stored record."""
+    import json
+
+    sub = hub.Submission.model_validate(json.loads(EXAMPLE.read_text(encoding="utf-8")))
+    return hub.Record.model_construct(
+        **dict(sub),
+        id=uuid.uuid4(),
+        received_at=datetime.now(UTC),
+        status=hub.RecordStatus.accepted,
+        deliveries=[],
+        history=[],
+    )
+
+
+@pytest.fixture
+def gateway(xoev_dir: Path):
+    import threading
+
+    gw = xta_sim.XtaGateway(xta_schema.compile_schema(xoev_dir), accounts={"psw:05111999"})
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(gw.app, host="127.0.0.1", port=port, log_config=None))
+    server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    assert wait_until(lambda: server.started, timeout=10)
+    gw.url = f"http://127.0.0.1:{port}"  # type: ignore[attr-defined]
+    yield gw
+    server.should_exit = True
+    thread.join(5)
+
+
+@pytest.fixture
+def xta_client(xoev_dir: Path):
+    """An XTA client of the gateway simulator for an account (``gw.accounts`` gains it)."""
+    from hub_xmeld import xta
+
+    def make(gw, account: str) -> xta.XtaClient:
+        gw.accounts.add(account)
+        return xta.XtaClient(
+            xoev_dir,
+            management_url=f"{gw.url}/management",
+            send_url=f"{gw.url}/send",
+            msgbox_url=f"{gw.url}/msgbox",
+            author=xta.Party(account),
+            timeout=5,
+        )
+
+    return make

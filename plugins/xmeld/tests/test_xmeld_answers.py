@@ -68,3 +68,80 @@ def test_report_writes_the_offices_words_into_the_history(
     last = ctx.hub.store.get_record(ctx.record_id).history[-1]
     assert last.status == "meldebehoerde:continues" and last.adapter == "xmeld"
     assert "Aktenzeichen 33-A-2026-0815" in last.detail and "Frist bis 2026-12-01" in last.detail
+
+
+def _answer(parties, root_name: str, kind: str, origin_uuid: str):
+    from hub_xmeld.office_sim import PRODUCT
+
+    author, reader = parties
+    office = messages.Authority(reader.kennung, reader.name, reader.address, {"email": "a@b.de"})
+    root = messages.message(root_name, kind, office, author, PRODUCT)
+    return root, lambda: _origin(root, origin_uuid)
+
+
+def _origin(root, origin_uuid: str) -> None:
+    origin = etree.SubElement(root, f"{{{XMELD_NS}}}ursprungsnachricht")
+    etree.SubElement(origin, "nachrichtenUUID").text = origin_uuid
+    etree.SubElement(etree.SubElement(origin, "nachrichtentyp"), "code").text = "1704"
+    etree.SubElement(origin, "erstellungszeitpunkt").text = messages.timestamp()
+
+
+ORIGIN = "5f0c8a1e-8d2b-4f7e-9a3c-1b2d3e4f5a6b"
+
+
+def test_1707_refusal_and_1701_refusal_carry_the_code_lists_words(schema, record, parties) -> None:
+    root, close = _answer(parties, "onlinedienste.anmeldung.ergebnis.1707", "1707", ORIGIN)
+    messages.identifikation(root, record)
+    etree.SubElement(root, f"{{{XMELD_NS}}}aktenzeichen").text = "33-A-2026-0001"
+    refusal = etree.SubElement(
+        etree.SubElement(root, f"{{{XMELD_NS}}}ergebnis"), f"{{{XMELD_NS}}}ablehnung"
+    )
+    etree.SubElement(etree.SubElement(refusal, f"{{{XMELD_NS}}}status"), "code").text = "02"
+    close()
+    answer = answers.read_answer(messages.validated(root, schema), schema)
+    assert (answer.kind, answer.status, answer.answers_uuid) == ("1707", "rejected", ORIGIN)
+    assert answer.text == answers_text(schema, "Code.Anmeldung.Status", "02")
+    assert "nicht fortgeführt" in answer.text and answer.documents == ()
+
+    root, close = _answer(parties, "onlinedienste.meldebescheinigungAntwort.1701", "1701", ORIGIN)
+    reply = etree.SubElement(root, f"{{{XMELD_NS}}}antwortAbrufanfrage")
+    reason = etree.SubElement(reply, f"{{{XMELD_NS}}}grundDerRueckweisung")
+    etree.SubElement(reason, "code").text = "01"
+    close()
+    answer = answers.read_answer(messages.validated(root, schema), schema)
+    assert (answer.kind, answer.status, answer.status_code) == ("1701", "certificate_refused", "01")
+    assert answer.text and not answer.text.startswith("code ")
+
+
+def answers_text(schema, code_type: str, code: str) -> str:
+    from hub_xmeld import codes
+
+    return codes.name(schema.directory, code_type, code)
+
+
+def test_a_0010_without_id_finds_the_message_it_returns(schema, record, parties) -> None:
+    from hub_xmeld.office_sim import MeldebehoerdeSimulator
+
+    author, reader = parties
+    original = messages.validated(
+        messages.bestaetigungscode_1706(record, "A1", author, reader, messages.Product()), schema
+    )
+    sent_uuid = etree.fromstring(original).findtext(".//nachrichtenUUID")
+    built = []
+
+    class Office(MeldebehoerdeSimulator):
+        def _send(self, root, portal, kind):
+            root.find("rueckweisung").remove(root.find("rueckweisung/idNachricht"))
+            built.append(messages.validated(root, self.schema))
+
+    office = messages.Authority(reader.kennung, reader.name, reader.address, {"email": "a@b.de"})
+    Office(None, schema, office)._rueckweisung(etree.fromstring(original), original, author, "S010")
+    answer = answers.read_answer(built[0], schema)
+    assert (answer.kind, answer.answers_uuid, answer.status) == (
+        "0010",
+        sent_uuid,
+        "message_rejected",
+    )
+    assert (
+        answer.text == "Rückweisung: S010: Nicht spezifikationskonform: Ungültige Schlüsseltabelle."
+    )

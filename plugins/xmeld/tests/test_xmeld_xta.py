@@ -6,11 +6,10 @@ import uuid
 from pathlib import Path
 
 import pytest
-import uvicorn
 
 import hub
 from hub.testing import free_port, sample_submission, wait_until
-from hub_xmeld import xta, xta_schema, xta_sim
+from hub_xmeld import xta
 
 AUTHOR = xta.Party("psw:05111999")
 READER = xta.Party("ags:05111000")
@@ -21,23 +20,6 @@ SEND = {
     "content": b"<xmeld/>",
     "filename": "1706.xml",
 }
-
-
-@pytest.fixture
-def gateway(xoev_dir: Path):
-    import threading
-
-    gw = xta_sim.XtaGateway(xta_schema.compile_schema(xoev_dir), accounts={AUTHOR.identifier})
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(gw.app, host="127.0.0.1", port=port, log_config=None))
-    server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    assert wait_until(lambda: server.started, timeout=10)
-    gw.url = f"http://127.0.0.1:{port}"  # type: ignore[attr-defined]
-    yield gw
-    server.should_exit = True
-    thread.join(5)
 
 
 def client(gw, xoev_dir: Path, author: xta.Party = AUTHOR, timeout: float = 5) -> xta.XtaClient:
@@ -331,9 +313,14 @@ def test_inbox_channel_polls_and_applies(
     assert not worker.is_alive()
 
 
-def test_xta_simulator_command(xoev_dir) -> None:
+def test_xta_simulator_command(xoev_dir, schema, anmeldung, parties) -> None:
+    """The command runs the gateway and a Meldebehörde that answers a 1704 with 1705, then
+    (with --result-delay) 1707, through the gateway's mailboxes."""
     import subprocess
     import sys
+
+    from hub_xmeld import anmeldung as form
+    from hub_xmeld import answers, messages
 
     port = free_port()
     proc = subprocess.Popen(
@@ -347,6 +334,10 @@ def test_xta_simulator_command(xoev_dir) -> None:
             str(port),
             "--account",
             AUTHOR.identifier,
+            "--office",
+            READER.identifier,
+            "--result-delay",
+            "0.3",
             "--schema-dir",
             str(xoev_dir),
         ],
@@ -359,6 +350,7 @@ def test_xta_simulator_command(xoev_dir) -> None:
             xoev_dir,
             management_url=f"{base}/management",
             send_url=f"{base}/send",
+            msgbox_url=f"{base}/msgbox",
             author=AUTHOR,
             timeout=2,
         )
@@ -370,7 +362,18 @@ def test_xta_simulator_command(xoev_dir) -> None:
                 return False
 
         assert wait_until(up, timeout=20)
-        assert c.create_message_id().startswith("urn:de:xta:messageid:")
+        author, reader = parties
+        content = messages.validated(
+            form.meldeschein_1704(anmeldung, author, reader, messages.Product()), schema
+        )
+        message_id = c.create_message_id()
+        assert message_id.startswith("urn:de:xta:messageid:")
+        c.send_message(message_id, READER, **{**SEND, "message_type": "1704", "content": content})
+        assert wait_until(lambda: len(xta.status_list(c)) == 2, timeout=20)
+        kinds = [
+            answers.read_answer(xta.fetch(c, w.message_id), schema).kind for w in xta.status_list(c)
+        ]
+        assert kinds == ["1705", "1707"]
     finally:
         proc.terminate()
         proc.wait(10)
