@@ -28,6 +28,7 @@ from hub.core.config import HubConfig
 from hub.core.dispatch import Dispatcher
 from hub.core.hub import Hub
 from hub.core.plugins import PluginManager
+from hub.core.record import Record, RecordStatus, Submission
 
 SAMPLE: dict[str, Any] = {
     "service": {"leika_key": "99115005104000"},
@@ -55,6 +56,21 @@ def sample_submission(**overrides: Any) -> dict[str, Any]:
     data = copy.deepcopy(SAMPLE)
     data.update(overrides)
     return data
+
+
+def as_record(data: dict[str, Any]) -> Record:
+    """A submission (as JSON data) turned into a stored-looking record, without a store."""
+    import uuid
+    from datetime import UTC, datetime
+
+    return Record.model_construct(
+        **dict(Submission.model_validate(data)),
+        id=uuid.uuid4(),
+        received_at=datetime.now(UTC),
+        status=RecordStatus.accepted,
+        deliveries=[],
+        history=[],
+    )
 
 
 def free_port() -> int:

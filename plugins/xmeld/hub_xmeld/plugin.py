@@ -66,7 +66,9 @@ def register_commands(cli: click.Group) -> None:
         gateway = XtaGateway(compile_schema(directory), accounts={*accounts, *offices})
         stop = threading.Event()
         for account in offices:
-            office = _office(directory, f"http://{host}:{port}", account, result_delay)
+            from hub_xmeld.embedded import office as make_office
+
+            office = make_office(directory, f"http://{host}:{port}", account, result_delay)
             threading.Thread(target=office.run, args=(stop,), daemon=True).start()
         click.echo(f"XTA gateway on http://{host}:{port}/{{management,send,msgbox}}", err=True)
         try:
@@ -106,27 +108,27 @@ def register_commands(cli: click.Group) -> None:
             raise SystemExit(1)
 
 
-def _office(directory: Path, url: str, account: str, result_delay: float | None) -> Any:
-    from hub_xmeld import messages, xta
-    from hub_xmeld.office_sim import MeldebehoerdeSimulator
+@hub.hookimpl
+def hub_startup(hub: Any) -> None:
+    """In development (``[plugins.xmeld.simulator]``), start the XTA gateway simulator with its
+    Meldebehörden inside the hub."""
+    settings = hub.config.plugins.get("xmeld", {}).get("simulator")
+    if settings is None:
+        return
+    from hub.adapters._settings import parse_settings
+    from hub_xmeld.embedded import EmbeddedSimulator, SimulatorSettings
 
-    client = xta.XtaClient(
-        directory,
-        management_url=f"{url}/management",
-        send_url=f"{url}/send",
-        msgbox_url=f"{url}/msgbox",
-        author=xta.Party(account),
-        timeout=10,
-    )
-    authority = messages.Authority(
-        account,
-        f"Meldebehörde {account} (Simulator)",
-        messages.PostalAddress("Rathausplatz", "40213", "Düsseldorf", "1"),
-        {"email": "meldebehoerde@simulator.invalid"},
-    )
-    return MeldebehoerdeSimulator(
-        client, schemas.load(directory), authority, result_delay=result_delay
-    )
+    simulator = EmbeddedSimulator(parse_settings(SimulatorSettings, settings))
+    simulator.start()
+    hub.extensions["xmeld.simulator"] = simulator
+
+
+@hub.hookimpl
+def hub_shutdown(hub: Any) -> None:
+    """Stop the embedded simulator, if one runs."""
+    simulator = hub.extensions.pop("xmeld.simulator", None)
+    if simulator is not None:
+        simulator.stop()
 
 
 @hub.hookimpl

@@ -3,15 +3,13 @@
 
 from __future__ import annotations
 
-import uuid
-from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 import uvicorn
 
 import hub
-from hub.testing import free_port, sample_submission, wait_until
+from hub.testing import as_record, free_port, sample_submission, wait_until
 from hub_xmeld import messages, schemas, xta_schema, xta_sim
 
 
@@ -30,15 +28,7 @@ def schema(xoev_dir: Path) -> schemas.XMeldSchema:
 
 @pytest.fixture
 def record() -> hub.Record:
-    sub = hub.Submission.model_validate(sample_submission())
-    return hub.Record.model_construct(
-        **dict(sub),
-        id=uuid.uuid4(),
-        received_at=datetime.now(UTC),
-        status=hub.RecordStatus.accepted,
-        deliveries=[],
-        history=[],
-    )
+    return as_record(sample_submission())
 
 
 @pytest.fixture
@@ -151,15 +141,7 @@ def anmeldung() -> hub.Record:
     """The repository's example Anmeldung (what ``make run`` submits) as a stored record."""
     import json
 
-    sub = hub.Submission.model_validate(json.loads(EXAMPLE.read_text(encoding="utf-8")))
-    return hub.Record.model_construct(
-        **dict(sub),
-        id=uuid.uuid4(),
-        received_at=datetime.now(UTC),
-        status=hub.RecordStatus.accepted,
-        deliveries=[],
-        history=[],
-    )
+    return as_record(json.loads(EXAMPLE.read_text(encoding="utf-8")))
 
 
 @pytest.fixture
