@@ -45,6 +45,13 @@ class XtaSettings(BaseModel):
     account: str = Field(description="Our XTA account identifier, e.g. psw:05111999")
     schema_dir: str | None = None
     timeout: float = Field(default=30.0, gt=0)
+    client_cert: str | None = Field(
+        default=None, description="PEM file with our TLS client certificate (mutual TLS)"
+    )
+    client_key: str | None = Field(default=None, description="PEM file with its private key")
+    ca_bundle: str | None = Field(
+        default=None, description="PEM file with the CAs that may sign the gateway's certificate"
+    )
 
     def client(self) -> tuple[xta.XtaClient, schemas.XMeldSchema]:
         directory = schemas.default_dir(self.schema_dir)
@@ -52,6 +59,13 @@ class XtaSettings(BaseModel):
             schema = schemas.load(directory)
         except schemas.SchemaUnavailable as exc:
             raise hub.ConfigurationError(str(exc)) from None
+        if bool(self.client_cert) != bool(self.client_key):
+            raise hub.ConfigurationError("client_cert and client_key go together")
+        for name in ("client_cert", "client_key", "ca_bundle"):
+            path = getattr(self, name)
+            if path and not Path(path).is_file():
+                raise hub.ConfigurationError(f"{name}: no such file {path}")
+        cert = (self.client_cert, self.client_key) if self.client_cert else None
         return xta.XtaClient(
             directory,
             management_url=self.management_url,
@@ -59,6 +73,8 @@ class XtaSettings(BaseModel):
             msgbox_url=self.msgbox_url,
             author=xta.Party(self.account),
             timeout=self.timeout,
+            cert=cert,  # type: ignore[arg-type]
+            verify=self.ca_bundle or True,
         ), schema
 
 
@@ -109,19 +125,7 @@ class XMeldAdapter:
     def __init__(self, settings: XMeldSettings, h: Any):
         self.settings = settings
         self.hub = h
-        directory = schemas.default_dir(settings.schema_dir)
-        try:
-            self.schema = schemas.load(directory)
-        except schemas.SchemaUnavailable as exc:
-            raise hub.ConfigurationError(str(exc)) from None
-        self.client = xta.XtaClient(
-            directory,
-            management_url=settings.management_url,
-            send_url=settings.send_url,
-            msgbox_url=settings.msgbox_url,
-            author=xta.Party(settings.account),
-            timeout=settings.timeout,
-        )
+        self.client, self.schema = settings.client()
         a = settings.author_address
         self.author = messages.Authority(
             settings.account,

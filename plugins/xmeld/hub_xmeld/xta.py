@@ -134,6 +134,10 @@ class XtaClient:
         session = requests.Session()
         session.cert = cert
         session.verify = verify
+        if isinstance(verify, str):
+            # requests lets REQUESTS_CA_BUNDLE from the environment win over session.verify;
+            # a configured CA bundle must not be overridden that way.
+            session.trust_env = False
         transport = OfflineTransport(session=session, timeout=timeout, operation_timeout=timeout)
         settings = zeep.Settings(
             strict=True,
