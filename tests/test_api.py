@@ -69,6 +69,17 @@ class ExamplePlugin:
             return {"pong": hub.store.dialect}
 
         register(router)
+        streaming = APIRouter(prefix="/v1/example-stream")
+        streaming.streams_request_bodies = True  # type: ignore[attr-defined]
+
+        @streaming.put("/blob")
+        async def blob(request: Request) -> dict[str, int]:
+            size = 0
+            async for chunk in request.stream():
+                size += len(chunk)
+            return {"size": size}
+
+        register(streaming)
 
 
 @pytest.fixture
@@ -199,6 +210,13 @@ def test_malformed_bodies(live, content, ctype, status) -> None:
     assert r.status_code == status
     assert r.headers["content-type"] == "application/problem+json"
     assert count(live) == 0
+
+
+def test_streaming_plugin_routes_bring_their_own_body_limit(live) -> None:
+    big = b"x" * (live.hub.config.server.max_body_bytes + 1)
+    with live.client(TOKEN) as c:
+        assert c.put("/v1/example-stream/blob", content=big).json() == {"size": len(big)}
+        assert c.post("/v1/records", content=big).status_code == 413  # everywhere else: limited
 
 
 def test_oversized_body_is_refused_before_parsing(live) -> None:

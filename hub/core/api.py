@@ -38,12 +38,13 @@ class Acknowledgement(BaseModel):
 class BodyLimit:
     """Refuse request bodies over ``limit`` bytes before they are read whole (413)."""
 
-    def __init__(self, app: ASGIApp, limit: int):
+    def __init__(self, app: ASGIApp, limit: int, exempt: tuple[str, ...] = ()):
         self.app = app
         self.limit = limit
+        self.exempt = exempt  # path prefixes whose routes stream and limit bodies themselves
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
+        if scope["type"] != "http" or (self.exempt and scope["path"].startswith(self.exempt)):
             await self.app(scope, receive, send)
             return
         declared = dict(scope["headers"]).get(b"content-length")
@@ -265,8 +266,11 @@ def create_app(hub: Hub) -> FastAPI:
     def metrics() -> Response:
         return Response(hub.metrics.render(), media_type="text/plain; version=0.0.4")
 
+    streaming: list[str] = []
     for router in hub.plugins.routers(hub):
         app.include_router(router)
+        if getattr(router, "streams_request_bodies", False) and router.prefix:
+            streaming.append(router.prefix)
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
@@ -286,5 +290,7 @@ def create_app(hub: Hub) -> FastAPI:
     app.openapi = openapi  # type: ignore[method-assign]
     # Outermost first: the size limit guards the intake fast path and everything behind it.
     app.add_middleware(IntakeEndpoint, hub=hub)
-    app.add_middleware(BodyLimit, limit=hub.config.server.max_body_bytes)
+    app.add_middleware(
+        BodyLimit, limit=hub.config.server.max_body_bytes, exempt=tuple(streaming)
+    )
     return app

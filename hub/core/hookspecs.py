@@ -112,6 +112,10 @@ def register_routes(register: RegisterRoute, hub: Hub) -> None:
     hub's app and appear in ``/openapi.json``. ``hub`` gives access to config, store and intake.
     Plugin routes authenticate on their own terms (callbacks carry HMACs, devices their
     credentials); use :func:`hub.require_client` for the hub's bearer tokens.
+
+    Request bodies are limited to ``server.max_body_bytes``. A router that streams large bodies
+    and enforces its own limits (resumable uploads) sets ``router.streams_request_bodies = True``
+    and a ``prefix``; the hub's limit then does not apply under that prefix.
     """
 
 

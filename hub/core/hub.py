@@ -49,6 +49,7 @@ class Hub:
         self.dispatcher: Dispatcher | None = None
         # Per-plugin state for this hub (keyed by plugin name), so plugins keep no globals.
         self.extensions: dict[str, Any] = {}
+        self.serving = False
         self._started = False
         self._lock = threading.Lock()
 
@@ -80,6 +81,9 @@ class Hub:
                 return
             if self.config.store.auto_migrate:
                 self.store.migrate()
+            # Serving (hub serve, LiveHub) rather than a one-off command or a worker: plugins
+            # start their background services (simulators, janitors) only then.
+            self.serving = intake_thread
             self.plugins.startup(self)
             if intake_thread:
                 self.intake.committer.start()

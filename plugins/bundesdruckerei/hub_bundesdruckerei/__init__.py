@@ -1,0 +1,1 @@
+"""hub plugin: Bürgerkoffer uploads and passport/ID-card applications."""

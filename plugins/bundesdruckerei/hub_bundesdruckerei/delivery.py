@@ -1,0 +1,244 @@
+"""Delivery to the passport/ID back office (the municipality's passport software) and its status
+callbacks; destruction of the biometric data once receipt is confirmed, or when retention ends.
+
+The ``passport_office`` adapter streams the package of :mod:`hub_bundesdruckerei.package`:
+attachments are decrypted segment by segment on their way out, never held whole. Settings are
+mutual-TLS-ready (client certificate and key, CA bundle).
+"""
+
+from __future__ import annotations
+
+import threading
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import structlog
+from fastapi import APIRouter, Request, Response
+from pydantic import BaseModel, ConfigDict, Field
+
+import hub
+from hub.adapters.webhook import _retry_after
+from hub.core.problems import problem
+from hub.core.store import utcnow
+from hub_bundesdruckerei import package
+from hub_bundesdruckerei.applications import is_identity_document
+from hub_bundesdruckerei.store import KofferStore
+
+log = structlog.get_logger("hub.koffer")
+RETRYABLE = {408, 425, 429}
+STATUS_WORDS = {
+    "received": "Der Antrag ist im Pass- und Ausweisverfahren eingegangen.",
+    "in_production": "Das Dokument wird bei der Bundesdruckerei hergestellt.",
+    "ready_for_pickup": "Das Dokument liegt zur Abholung bereit.",
+    "rejected": "Der Antrag wurde zurückgewiesen.",
+}
+
+
+class PassportOfficeSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    url: str = Field(description="Base URL of the passport software's receiving endpoint")
+    timeout: float = Field(default=60.0, gt=0)
+    keys_dir: str = Field(default="var/bundesdruckerei", description="Manifest signing key")
+    client_cert: str | None = Field(default=None, description="PEM: our TLS client certificate")
+    client_key: str | None = Field(default=None, description="PEM: its private key")
+    ca_bundle: str | None = Field(default=None, description="PEM: CAs for the receiver's cert")
+
+
+class PassportOfficeAdapter:
+    def __init__(self, settings: PassportOfficeSettings, h: Any, state: Any):
+        if bool(settings.client_cert) != bool(settings.client_key):
+            raise hub.ConfigurationError("client_cert and client_key go together")
+        self.settings = settings
+        self.hub = h
+        self.state = state
+        self.key = package.signing_key(Path(settings.keys_dir))
+        cert = (settings.client_cert, settings.client_key) if settings.client_cert else None
+        self.http = httpx.Client(
+            timeout=settings.timeout,
+            cert=cert,  # type: ignore[arg-type]
+            verify=settings.ca_bundle or True,
+            follow_redirects=False,
+        )
+
+    def deliver(self, record: hub.Record, ctx: hub.DeliveryContext) -> dict[str, Any]:
+        if not is_identity_document(record) or record.channel.value != "koffer":
+            raise hub.PermanentError("passport_office takes koffer passport/ID-card applications")
+        store: KofferStore = self.state()
+        uploads = []
+        for attachment in record.attachments:
+            upload = store.get(attachment.id)
+            if upload is None or not upload.complete:
+                raise hub.PermanentError(f"attachment {attachment.id}: no complete upload")
+            uploads.append(upload)
+        try:
+            readers = [store.reader(u) for u in uploads]
+        except LookupError:
+            raise hub.PermanentError("the application's data was destroyed (retention)") from None
+        manifest = package.sign(
+            record.model_dump(mode="json", exclude={"deliveries", "history"}),
+            [a.model_dump() for a in record.attachments],
+            self.key,
+        )
+        content_type, body = package.multipart(
+            manifest,
+            [
+                (a.model_dump(), r.chunks())
+                for a, r in zip(record.attachments, readers, strict=True)
+            ],
+        )
+        try:
+            response = self.http.post(
+                f"{self.settings.url.rstrip('/')}/v1/applications",
+                content=body,
+                headers={"Content-Type": content_type, "Idempotency-Key": str(record.id)},
+            )
+        except httpx.TimeoutException as exc:
+            raise hub.TransientError(f"timeout after {self.settings.timeout}s") from exc
+        except httpx.TransportError as exc:
+            raise hub.TransientError(
+                f"{type(exc).__name__} reaching the passport software"
+            ) from exc
+        finally:
+            for reader in readers:
+                reader.close()
+        code = response.status_code
+        if code in (200, 202):
+            receipt = response.json().get("receipt")
+            store.audit(
+                "system", "application_delivered", f"record:{record.id}", f"receipt {receipt}"
+            )
+            return {"status": code, "receipt": receipt}
+        if code in RETRYABLE or code >= 500:
+            raise hub.TransientError(
+                f"passport software answered {code}", retry_after=_retry_after(response)
+            )
+        raise hub.PermanentError(f"passport software answered {code}: {response.text[:200]}")
+
+    def check(self, ctx: hub.CheckContext) -> str:
+        try:
+            response = self.http.request(
+                "OPTIONS", f"{self.settings.url.rstrip('/')}/v1/applications"
+            )
+        except httpx.HTTPError as exc:
+            raise hub.TransientError(f"{self.settings.url}: {type(exc).__name__}") from exc
+        return f"{self.settings.url} reachable (HTTP {response.status_code})"
+
+
+class StatusIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    status: str
+    receipt: str | None = Field(default=None, max_length=200)
+    reason: str | None = Field(default=None, max_length=2000)
+
+
+def destroy_for(h: Any, store: KofferStore, record: hub.Record, *, actor: str, why: str) -> int:
+    """Destroy the data keys and files of the record's uploads; returns cases destroyed."""
+    cases = {u.case_id for a in record.attachments if (u := store.get(a.id)) is not None}
+    return sum(store.destroy_case(c, actor=actor, why=why) for c in sorted(cases))
+
+
+def callback_router(h: Any, state: Any) -> APIRouter:
+    api = APIRouter(prefix="/v1/koffer", tags=["koffer"])
+
+    @api.post("/status/{record_id}", status_code=204)
+    def status_callback(record_id: str, body: StatusIn, request: Request) -> Response:
+        """Status callbacks from the passport software (bearer token from the config)."""
+        import hmac
+
+        store: KofferStore = state()
+        _, _, token = request.headers.get("authorization", "").partition(" ")
+        secrets_ = store.settings.callback_secrets()
+        if not token or not any(hmac.compare_digest(token.strip(), s) for s in secrets_):
+            return problem(
+                401,
+                "Unauthorized",
+                "unknown callback token",
+                kind="unauthorized",
+                headers={"WWW-Authenticate": "Bearer"},
+            )
+        if body.status not in package.STATUSES:
+            return problem(
+                422,
+                "Unknown status",
+                f"status: one of {', '.join(package.STATUSES)}",
+                kind="validation",
+            )
+        record = h.store.get_record(record_id)
+        if record is None or not is_identity_document(record):
+            return problem(404, "Not found", "no such application", kind="http-404")
+        detail = STATUS_WORDS[body.status]
+        if body.receipt:
+            detail += f" Vorgang {body.receipt}."
+        if body.reason:
+            detail += f" Grund: {body.reason}"
+        h.report_status(
+            record_id,
+            f"passport_office:{body.status}",
+            detail,
+            adapter="passport_office",
+            key=f"koffer-status:{record_id}:{body.status}",
+        )
+        if body.status in ("received", "rejected"):
+            # Received: the back office holds it now. Rejected: it never will; either way the
+            # hub's copy of the biometric data has no purpose left.
+            destroy_for(h, store, record, actor="passport_office", why=f"confirmed {body.status}")
+        return Response(status_code=204)
+
+    @api.get("/jwks.json")
+    def jwks() -> dict[str, Any]:
+        """The public key the package manifests are signed with."""
+        for name in h.config.adapters:
+            if h.config.adapter_type(name) == "passport_office":
+                return package.jwks(h.adapters[name].key)
+        return {"keys": []}
+
+    return api
+
+
+def purge(h: Any, store: KofferStore) -> dict[str, int]:
+    """Expired unfinished uploads and every case older than the retention time go."""
+    now = utcnow()
+    expired = store.expired_uploads(now)
+    for upload in expired:
+        store.delete_upload(upload, actor="janitor", why="expired before completion")
+    old = store.stale_cases(now - timedelta(hours=store.settings.retention_hours))
+    destroyed = 0
+    for case_id in old:
+        record_id = store.record_of_case(case_id)
+        if store.destroy_case(case_id, actor="janitor", why="retention time over"):
+            destroyed += 1
+            if record_id:
+                h.report_status(
+                    record_id,
+                    "koffer:data_purged",
+                    "Biometrische Daten nach Ablauf der Aufbewahrungsfrist gelöscht.",
+                    adapter="passport_office",
+                    key=f"koffer-purged:{case_id}",
+                )
+    return {"expired_uploads": len(expired), "cases_destroyed": destroyed}
+
+
+class Janitor:
+    def __init__(self, h: Any, state: Any, interval: float):
+        self.h, self.state, self.interval = h, state, interval
+        self.stop_event = threading.Event()
+        self.thread = threading.Thread(target=self._run, name="koffer-janitor", daemon=True)
+
+    def _run(self) -> None:
+        while not self.stop_event.wait(self.interval):
+            try:
+                purge(self.h, self.state())
+            except Exception as exc:  # keep purging later; the error is logged without data
+                log.warning("koffer_purge_failed", error=type(exc).__name__)
+
+    def start(self) -> None:
+        self.thread.start()
+
+    def stop(self) -> None:
+        self.stop_event.set()
+        self.thread.join(5)
+
+
+__all__ = ["Janitor", "PassportOfficeAdapter", "PassportOfficeSettings", "callback_router", "purge"]

@@ -1,0 +1,56 @@
+"""The reference receiver inside ``hub serve`` (development only), configured by
+``[plugins.bundesdruckerei.receiver]``; ``make run`` uses it."""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import uvicorn
+from pydantic import BaseModel, ConfigDict, Field
+
+from hub.adapters._settings import parse_settings
+from hub.core.config import resolve_secret
+from hub_bundesdruckerei.receiver import Receiver
+
+
+class ReceiverSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    host: str = "127.0.0.1"
+    port: int = Field(default=8091, ge=1, le=65535)
+    directory: str = "var/receiver"
+    hub_url: str = "http://127.0.0.1:8080"
+    callback_token: str = Field(description="Reference (env:/file:) to the callback token")
+    progress_delay: float | None = Field(default=None, ge=0)
+
+
+class EmbeddedReceiver:
+    def __init__(self, raw: dict[str, Any]):
+        s = parse_settings(ReceiverSettings, raw)
+        token = resolve_secret(s.callback_token, "plugins.bundesdruckerei.receiver.callback_token")
+        self.receiver = Receiver(
+            Path(s.directory),
+            f"{s.hub_url.rstrip('/')}/v1/koffer/jwks.json",
+            s.hub_url,
+            token,
+            s.progress_delay,
+        )
+        self.server = uvicorn.Server(
+            uvicorn.Config(
+                self.receiver.app, host=s.host, port=s.port, log_config=None, access_log=False
+            )
+        )
+        self.server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
+        self.thread = threading.Thread(target=self.server.run, name="koffer-receiver", daemon=True)
+
+    def start(self) -> None:
+        self.thread.start()
+        deadline = time.monotonic() + 10
+        while not self.server.started and time.monotonic() < deadline:
+            time.sleep(0.02)
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        self.thread.join(5)

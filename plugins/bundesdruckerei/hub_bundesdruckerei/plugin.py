@@ -1,0 +1,260 @@
+"""Hook implementations: Bürgerkoffer devices and uploads, passport/ID-card applications, the
+``passport_office`` adapter, status callbacks, the janitor and the reference receiver."""
+
+from __future__ import annotations
+
+import base64
+import os
+from pathlib import Path
+from typing import Any
+
+import click
+import structlog
+
+import hub
+from hub.core.cli import pass_hub
+
+NAME = "bundesdruckerei"
+log = structlog.get_logger("hub.koffer")
+
+
+def state(h: Any) -> Any:
+    """The plugin's :class:`KofferStore` for this hub (None when not configured)."""
+    if NAME in h.extensions:
+        return h.extensions[NAME]
+    raw = h.config.plugins.get(NAME)
+    if raw is None:
+        return None
+    from hub.adapters._settings import parse_settings
+    from hub_bundesdruckerei.settings import KofferSettings
+    from hub_bundesdruckerei.store import KofferStore
+
+    raw = dict(raw)
+    if raw.pop("dev_create_master_key", False):
+        _dev_master_key(raw.get("master_key", ""))
+    found = KofferStore(parse_settings(KofferSettings, raw), h.store)
+    h.extensions[NAME] = found
+    return found
+
+
+def _dev_master_key(ref: str) -> None:
+    """Development only: make the master key file the config points to, if missing."""
+    if not ref.startswith("file:"):
+        raise hub.ConfigurationError("dev_create_master_key needs master_key = 'file:PATH'")
+    path = Path(ref[5:])
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(base64.b64encode(os.urandom(32)).decode())
+        path.chmod(0o600)
+
+
+def _required(h: Any) -> Any:
+    found = state(h)
+    if found is None:
+        raise click.ClickException(f"[plugins.{NAME}] is not configured")
+    return found
+
+
+@hub.hookimpl
+def hub_startup(hub: Any) -> None:
+    """Create the plugin's tables and check the master key; when serving, start the janitor
+    (expiry and retention) and, in development, the reference receiver."""
+    st = state(hub)
+    if st is None:
+        return
+    st.migrate()
+    _ = st.master  # a missing or malformed master key stops the start, not the first upload
+    if not hub.serving:
+        return
+    from hub_bundesdruckerei.delivery import Janitor
+
+    janitor = Janitor(hub, lambda: st, st.settings.janitor_interval)
+    janitor.start()
+    hub.extensions[f"{NAME}.janitor"] = janitor
+    if st.settings.receiver is not None:
+        from hub_bundesdruckerei.embedded import EmbeddedReceiver
+
+        receiver = EmbeddedReceiver(st.settings.receiver)
+        receiver.start()
+        hub.extensions[f"{NAME}.receiver"] = receiver
+
+
+@hub.hookimpl
+def hub_shutdown(hub: Any) -> None:
+    """Stop the janitor and the embedded receiver."""
+    for part in ("janitor", "receiver"):
+        service = hub.extensions.pop(f"{NAME}.{part}", None)
+        if service is not None:
+            service.stop()
+
+
+@hub.hookimpl
+def register_routes(register: Any, hub: Any) -> None:
+    if NAME not in hub.config.plugins:
+        return
+    from hub_bundesdruckerei import applications, delivery, tus
+
+    def current() -> Any:
+        return state(hub)
+
+    register(tus.router(current))
+    register(applications.router(hub, current))
+    register(delivery.callback_router(hub, current))
+
+
+@hub.hookimpl
+def register_enrichers(register: Any) -> None:
+    from hub_bundesdruckerei.applications import check, is_identity_document
+
+    def enrich(record: hub.Record, ctx: hub.EnrichContext) -> None:
+        if record.channel.value != "koffer" or not is_identity_document(record):
+            return
+        st = state(ctx.hub)
+        if st is None:
+            raise hub.IntakeRejected.one(
+                "channel", "configured", f"koffer applications need [plugins.{NAME}]"
+            )
+        check(record, ctx, st)
+
+    register("koffer_applications", enrich, order=60)
+
+
+@hub.hookimpl
+def register_adapters(register: Any) -> None:
+    from hub_bundesdruckerei.delivery import PassportOfficeAdapter, PassportOfficeSettings
+
+    def make(settings: dict[str, Any], h: Any) -> PassportOfficeAdapter:
+        from hub.adapters._settings import parse_settings
+
+        return PassportOfficeAdapter(
+            parse_settings(PassportOfficeSettings, settings), h, lambda: state(h)
+        )
+
+    register("passport_office", make, description="Koffer applications to the passport software")
+
+
+@hub.hookimpl
+def register_commands(cli: click.Group) -> None:
+    @cli.group()
+    def koffer() -> None:
+        """Bürgerkoffer devices and their data."""
+
+    @koffer.command("register")
+    @click.option("--name", required=True, help="The device's name, e.g. koffer-07.")
+    @click.option("--municipality", required=True, help="ARS of the municipality it serves.")
+    @pass_hub
+    def register_device(h: Any, name: str, municipality: str) -> None:
+        """Issue a device credential. It is shown once; only its hash is kept."""
+        from hub_bundesdruckerei.store import DeviceError
+
+        try:
+            token = _required(h).register(name, municipality)
+        except DeviceError as exc:
+            raise click.ClickException(str(exc)) from None
+        click.echo(token)
+        click.echo(
+            f"device {name} registered for {municipality}; store the credential now: "
+            "it is not shown again",
+            err=True,
+        )
+
+    @koffer.command("list")
+    @pass_hub
+    def list_devices(h: Any) -> None:
+        """Registered devices (name, municipality, registered, revoked)."""
+        for d in _required(h).devices():
+            revoked = d.revoked_at.isoformat(timespec="seconds") if d.revoked_at else "-"
+            click.echo(
+                f"{d.name}\t{d.municipality}\t{d.created_at.isoformat(timespec='seconds')}"
+                f"\t{revoked}"
+            )
+
+    @koffer.command("revoke")
+    @click.argument("name")
+    @pass_hub
+    def revoke(h: Any, name: str) -> None:
+        """Revoke a device at once, uploads in progress included."""
+        from hub_bundesdruckerei.store import DeviceError
+
+        try:
+            _required(h).revoke(name)
+        except DeviceError as exc:
+            raise click.ClickException(str(exc)) from None
+        click.echo(f"device {name} revoked")
+
+    @koffer.command("purge")
+    @pass_hub
+    def purge_now(h: Any) -> None:
+        """Delete expired uploads and data past its retention time now (the janitor's job)."""
+        from hub_bundesdruckerei.delivery import purge
+
+        result = purge(h, _required(h))
+        click.echo(
+            f"{result['expired_uploads']} expired uploads deleted, "
+            f"{result['cases_destroyed']} cases destroyed"
+        )
+
+    @koffer.command("audit")
+    @click.option("--subject", help="Only entries whose subject starts with this.")
+    @pass_hub
+    def audit(h: Any, subject: str | None) -> None:
+        """The audit trail: when, who, what, which id."""
+        for e in _required(h).audit_trail(subject):
+            click.echo(
+                f"{e['at'].isoformat(timespec='seconds')}\t{e['actor']}\t{e['action']}\t"
+                f"{e['subject']}\t{e['detail'] or ''}"
+            )
+
+    @koffer.command("master-key")
+    def master_key() -> None:
+        """Print a new random master key (base64) to store where master_key points."""
+        click.echo(base64.b64encode(os.urandom(32)).decode())
+
+    @cli.group()
+    def bundesdruckerei() -> None:
+        """The passport back office interface."""
+
+    @bundesdruckerei.command("receiver")
+    @click.option("--host", default="127.0.0.1", show_default=True)
+    @click.option("--port", default=8091, show_default=True, type=int)
+    @click.option(
+        "--dir",
+        "directory",
+        default="var/receiver",
+        show_default=True,
+        type=click.Path(file_okay=False, path_type=Path),
+    )
+    @click.option("--hub-url", default="http://127.0.0.1:8080", show_default=True)
+    @click.option(
+        "--callback-token-env",
+        default="HUB_RECEIVER_CALLBACK_TOKEN",
+        show_default=True,
+        help="Environment variable holding the bearer token for status callbacks.",
+    )
+    @click.option(
+        "--progress-delay",
+        type=float,
+        default=None,
+        help="Seconds between received, in_production and ready_for_pickup.",
+    )
+    def receiver(
+        host: str,
+        port: int,
+        directory: Path,
+        hub_url: str,
+        callback_token_env: str,
+        progress_delay: float | None,
+    ) -> None:
+        """Run the reference receiver of the application package interface (version 1)."""
+        import uvicorn
+
+        from hub_bundesdruckerei.receiver import Receiver
+
+        token = os.environ.get(callback_token_env)
+        if not token:
+            raise click.ClickException(f"set {callback_token_env} to the callback token")
+        app = Receiver(
+            directory, f"{hub_url.rstrip('/')}/v1/koffer/jwks.json", hub_url, token, progress_delay
+        ).app
+        click.echo(f"receiver on http://{host}:{port}/v1/applications", err=True)
+        uvicorn.run(app, host=host, port=port, log_config=None, access_log=False)
