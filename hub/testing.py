@@ -302,3 +302,108 @@ def html_form(page: str) -> tuple[str, dict[str, str]]:
         for n, v in re.findall(r'name="?([A-Za-z_.-]+)"? value="([^"]*)"', page)
     }
     return html.unescape(match.group(1)), fields
+
+
+@dataclass
+class TestPki:
+    """A throw-away CA with a server certificate for 127.0.0.1 and a client certificate, as
+    PEM files in ``directory`` (for mutual-TLS tests against loopback servers)."""
+
+    directory: Path
+    ca: str = ""
+    server_cert: str = ""
+    server_key: str = ""
+    client_cert: str = ""
+    client_key: str = ""
+
+    __test__ = False  # not a test class, whatever its name
+
+    def __post_init__(self) -> None:
+        ca, ca_key = _issue("hub test CA", ca=True)
+        self.ca = _write_pem(self.directory / "ca.crt", ca)
+        server, server_key = _issue("127.0.0.1", ca, ca_key, server=True)
+        self.server_cert = _write_pem(self.directory / "server.crt", server)
+        self.server_key = _write_pem(self.directory / "server.key", server_key)
+        client, client_key = _issue("hub test client", ca, ca_key)
+        self.client_cert = _write_pem(self.directory / "client.crt", client)
+        self.client_key = _write_pem(self.directory / "client.key", client_key)
+
+    def uvicorn_ssl(self) -> dict[str, Any]:
+        """uvicorn.Config arguments for a server that demands a client certificate."""
+        import ssl
+
+        return {
+            "ssl_certfile": self.server_cert,
+            "ssl_keyfile": self.server_key,
+            "ssl_ca_certs": self.ca,
+            "ssl_cert_reqs": ssl.CERT_REQUIRED,
+        }
+
+
+def _issue(
+    name: str, issuer: Any = None, issuer_key: Any = None, *, ca: bool = False, server: bool = False
+) -> tuple[Any, Any]:
+    import datetime as dt
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
+    signer = issuer_key or key
+    now = dt.datetime.now(dt.UTC)
+    builder = (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(issuer.subject if issuer is not None else subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(minutes=5))
+        .not_valid_after(now + dt.timedelta(days=1))
+        .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
+        .add_extension(
+            x509.AuthorityKeyIdentifier.from_issuer_public_key(signer.public_key()), critical=False
+        )
+    )
+    if ca:
+        builder = builder.add_extension(
+            x509.KeyUsage(
+                digital_signature=True,
+                content_commitment=False,
+                key_encipherment=False,
+                data_encipherment=False,
+                key_agreement=False,
+                key_cert_sign=True,
+                crl_sign=True,
+                encipher_only=False,
+                decipher_only=False,
+            ),
+            critical=True,
+        )
+    if server:
+        builder = builder.add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+            critical=False,
+        )
+    return builder.sign(signer, hashes.SHA256()), key
+
+
+def _write_pem(path: Path, item: Any) -> str:
+    from cryptography.hazmat.primitives import serialization
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if hasattr(item, "public_bytes") and hasattr(item, "subject"):
+        path.write_bytes(item.public_bytes(serialization.Encoding.PEM))
+    else:
+        path.write_bytes(
+            item.private_bytes(
+                serialization.Encoding.PEM,
+                serialization.PrivateFormat.PKCS8,
+                serialization.NoEncryption(),
+            )
+        )
+    return str(path)

@@ -290,7 +290,5 @@ def create_app(hub: Hub) -> FastAPI:
     app.openapi = openapi  # type: ignore[method-assign]
     # Outermost first: the size limit guards the intake fast path and everything behind it.
     app.add_middleware(IntakeEndpoint, hub=hub)
-    app.add_middleware(
-        BodyLimit, limit=hub.config.server.max_body_bytes, exempt=tuple(streaming)
-    )
+    app.add_middleware(BodyLimit, limit=hub.config.server.max_body_bytes, exempt=tuple(streaming))
     return app

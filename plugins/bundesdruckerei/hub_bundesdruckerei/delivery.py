@@ -8,6 +8,7 @@ mutual-TLS-ready (client certificate and key, CA bundle).
 
 from __future__ import annotations
 
+import ssl
 import threading
 from datetime import timedelta
 from pathlib import Path
@@ -46,6 +47,19 @@ class PassportOfficeSettings(BaseModel):
     ca_bundle: str | None = Field(default=None, description="PEM: CAs for the receiver's cert")
 
 
+def _tls_context(settings: PassportOfficeSettings) -> ssl.SSLContext:
+    """Server verification against ``ca_bundle`` (else the system's CAs) and, when configured,
+    our client certificate (httpx takes both through one SSL context)."""
+    for name in ("client_cert", "client_key", "ca_bundle"):
+        path = getattr(settings, name)
+        if path and not Path(path).is_file():
+            raise hub.ConfigurationError(f"adapters.passport_office.{name}: no such file {path}")
+    context = ssl.create_default_context(cafile=settings.ca_bundle)
+    if settings.client_cert:
+        context.load_cert_chain(settings.client_cert, settings.client_key)
+    return context
+
+
 class PassportOfficeAdapter:
     def __init__(self, settings: PassportOfficeSettings, h: Any, state: Any):
         if bool(settings.client_cert) != bool(settings.client_key):
@@ -54,12 +68,8 @@ class PassportOfficeAdapter:
         self.hub = h
         self.state = state
         self.key = package.signing_key(Path(settings.keys_dir))
-        cert = (settings.client_cert, settings.client_key) if settings.client_cert else None
         self.http = httpx.Client(
-            timeout=settings.timeout,
-            cert=cert,  # type: ignore[arg-type]
-            verify=settings.ca_bundle or True,
-            follow_redirects=False,
+            timeout=settings.timeout, verify=_tls_context(settings), follow_redirects=False
         )
 
     def deliver(self, record: hub.Record, ctx: hub.DeliveryContext) -> dict[str, Any]:
@@ -173,6 +183,10 @@ def callback_router(h: Any, state: Any) -> APIRouter:
             detail += f" Vorgang {body.receipt}."
         if body.reason:
             detail += f" Grund: {body.reason}"
+        if body.status in ("received", "rejected"):
+            # Received: the back office holds it now. Rejected: it never will; either way the
+            # hub's copy of the biometric data has no purpose left.
+            destroy_for(h, store, record, actor="passport_office", why=f"confirmed {body.status}")
         h.report_status(
             record_id,
             f"passport_office:{body.status}",
@@ -180,10 +194,6 @@ def callback_router(h: Any, state: Any) -> APIRouter:
             adapter="passport_office",
             key=f"koffer-status:{record_id}:{body.status}",
         )
-        if body.status in ("received", "rejected"):
-            # Received: the back office holds it now. Rejected: it never will; either way the
-            # hub's copy of the biometric data has no purpose left.
-            destroy_for(h, store, record, actor="passport_office", why=f"confirmed {body.status}")
         return Response(status_code=204)
 
     @api.get("/jwks.json")

@@ -30,21 +30,23 @@ def state(h: Any) -> Any:
     from hub_bundesdruckerei.store import KofferStore
 
     raw = dict(raw)
-    if raw.pop("dev_create_master_key", False):
-        _dev_master_key(raw.get("master_key", ""))
+    if raw.pop("dev_create_secrets", False):
+        _dev_secret(raw.get("master_key", ""), base64.b64encode(os.urandom(32)).decode())
+        for ref in raw.get("callback_tokens", []):
+            _dev_secret(ref, base64.urlsafe_b64encode(os.urandom(24)).decode())
     found = KofferStore(parse_settings(KofferSettings, raw), h.store)
     h.extensions[NAME] = found
     return found
 
 
-def _dev_master_key(ref: str) -> None:
-    """Development only: make the master key file the config points to, if missing."""
+def _dev_secret(ref: str, value: str) -> None:
+    """Development only (``dev_create_secrets``): make a missing secret file with ``value``."""
     if not ref.startswith("file:"):
-        raise hub.ConfigurationError("dev_create_master_key needs master_key = 'file:PATH'")
+        raise hub.ConfigurationError("dev_create_secrets needs secrets as 'file:PATH'")
     path = Path(ref[5:])
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(base64.b64encode(os.urandom(32)).decode())
+        path.write_text(value)
         path.chmod(0o600)
 
 

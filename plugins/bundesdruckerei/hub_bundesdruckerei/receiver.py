@@ -81,6 +81,8 @@ class Receiver:
             return await anyio.to_thread.run_sync(self._store, manifest, files)
         except package.ManifestRejected as exc:
             return _refuse(401, f"manifest refused: {exc}")
+        except httpx.HTTPError as exc:  # the hub's JWKS is out of reach: try again later
+            return _refuse(503, f"cannot fetch the hub's keys: {type(exc).__name__}")
         finally:
             await form.close()
 

@@ -97,7 +97,12 @@ def master_key(monkeypatch: pytest.MonkeyPatch) -> bytes:
     return key
 
 
-def koffer_config(tmp_path: Path, receiver_url: str | None = None, **plugin: Any) -> Any:
+def make_koffer_config(
+    tmp_path: Path,
+    receiver_url: str | None = None,
+    adapter_tls: dict[str, str] | None = None,
+    **plugin: Any,
+) -> Any:
     adapters: dict[str, Any] = {"file": {"directory": str(tmp_path / "out")}}
     routes: list[dict[str, Any]] = [{"adapters": ["file"]}]
     if receiver_url:
@@ -105,6 +110,7 @@ def koffer_config(tmp_path: Path, receiver_url: str | None = None, **plugin: Any
             "url": receiver_url,
             "keys_dir": str(tmp_path / "keys"),
             "timeout": 10,
+            **(adapter_tls or {}),
         }
         routes = [{"leika": "990*", "adapters": ["passport_office"]}]
     return hub_config(
@@ -124,6 +130,26 @@ def koffer_config(tmp_path: Path, receiver_url: str | None = None, **plugin: Any
             },
         },
     )
+
+
+@pytest.fixture
+def koffer_config():
+    """Build a koffer hub config: (tmp_path, receiver_url=None, adapter_tls=None, **plugin)."""
+    return make_koffer_config
+
+
+@pytest.fixture
+def application_for():
+    """Register a device on a live hub, upload a complete application, submit; the record id."""
+
+    def submit(live: LiveHub, images: dict[str, bytes], case: str = "case-tls-0001") -> str:
+        k = Koffer(live, live.hub.extensions["bundesdruckerei"].register("koffer-07", ARS))
+        with k.http() as c:
+            r = c.post("/v1/koffer/applications", json=k.application(case, images))
+        assert r.status_code == 202, r.text
+        return r.json()["id"]
+
+    return submit
 
 
 class Koffer:
@@ -195,7 +221,7 @@ class Koffer:
 
 @pytest.fixture
 def koffer(tmp_path: Path, master_key: bytes) -> Iterator[Koffer]:
-    with LiveHub(koffer_config(tmp_path)) as live:
+    with LiveHub(make_koffer_config(tmp_path)) as live:
         token = live.hub.extensions["bundesdruckerei"].register("koffer-07", ARS)
         yield Koffer(live, token)
 
@@ -229,7 +255,7 @@ def delivering(tmp_path: Path, master_key: bytes) -> Iterator[tuple[Koffer, Rece
     """A hub routing passport applications to the reference receiver, which calls back."""
     hub_port = free_port()
     receiver = ReceiverServer(tmp_path / "received", f"http://127.0.0.1:{hub_port}")
-    with LiveHub(koffer_config(tmp_path, receiver.url), port=hub_port) as live:
+    with LiveHub(make_koffer_config(tmp_path, receiver.url), port=hub_port) as live:
         receiver.start()
         token = live.hub.extensions["bundesdruckerei"].register("koffer-07", ARS)
         try:

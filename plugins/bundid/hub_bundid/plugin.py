@@ -40,7 +40,7 @@ def hub_startup(hub: Any) -> None:
     st.ledger.migrate()
     st.ledger.purge()
     sim = st.settings.simulator
-    if sim is not None:
+    if sim is not None and hub.serving:  # not for one-off commands
         port = int(sim.get("port", 8089))
         host = str(sim.get("host", "127.0.0.1"))
         simulator = Simulator(

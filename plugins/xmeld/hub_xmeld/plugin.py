@@ -113,7 +113,7 @@ def hub_startup(hub: Any) -> None:
     """In development (``[plugins.xmeld.simulator]``), start the XTA gateway simulator with its
     Meldebehörden inside the hub."""
     settings = hub.config.plugins.get("xmeld", {}).get("simulator")
-    if settings is None:
+    if settings is None or not hub.serving:  # not for one-off commands
         return
     from hub.adapters._settings import parse_settings
     from hub_xmeld.embedded import EmbeddedSimulator, SimulatorSettings
