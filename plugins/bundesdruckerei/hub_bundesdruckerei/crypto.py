@@ -25,6 +25,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.keywrap import InvalidUnwrap, aes_key_unwrap, aes_key_wrap
 
 SEGMENT = 1 << 20  # plaintext bytes per segment
+SYNC_EVERY = 4  # segments between early write-backs
 HEADER = struct.Struct(">I")
 NONCE = 12
 TAG = 16
@@ -70,32 +71,44 @@ class SegmentWriter:
         self.size = size  # ciphertext bytes committed so far
         self.pending_segments = 0
         self.pending_plain = 0
-        self._buffer = bytearray()
+        # One plaintext and one ciphertext buffer, reused: no per-chunk allocations.
+        self._plain = bytearray(SEGMENT)
+        self._sealed = bytearray(SEGMENT + TAG)
+        self._filled = 0
         path.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(path, os.O_WRONLY | os.O_CREAT, 0o600)
         self._file = os.fdopen(fd, "r+b")
         self._file.truncate(size)  # drop what an interrupted earlier attempt left behind
         self._file.seek(size)
 
-    def write(self, data: bytes) -> None:
+    def write(self, data: bytes | memoryview) -> None:
         view = memoryview(data)
         while view:
-            room = SEGMENT - len(self._buffer)
-            self._buffer += view[:room]
-            view = view[room:]
-            if len(self._buffer) == SEGMENT:
+            n = min(SEGMENT - self._filled, len(view))
+            self._plain[self._filled : self._filled + n] = view[:n]
+            self._filled += n
+            view = view[n:]
+            if self._filled == SEGMENT:
                 self.flush_segment()
 
     def flush_segment(self) -> None:
-        if not self._buffer:
+        if not self._filled:
             return
         index = self.segments + self.pending_segments
         nonce = os.urandom(NONCE)
-        sealed = self.aead.encrypt(nonce, bytes(self._buffer), _aad(self.upload_id, index))
-        self._file.write(HEADER.pack(len(self._buffer)) + nonce + sealed)
+        plain = memoryview(self._plain)[: self._filled]
+        sealed = memoryview(self._sealed)[: self._filled + TAG]
+        self.aead.encrypt_into(nonce, plain, _aad(self.upload_id, index), sealed)
+        self._file.write(HEADER.pack(self._filled) + nonce)
+        self._file.write(sealed)
         self.pending_segments += 1
-        self.pending_plain += len(self._buffer)
-        self._buffer.clear()
+        self.pending_plain += self._filled
+        self._filled = 0
+        if self.pending_segments % SYNC_EVERY == 0:
+            # Write back while the rest of the request is still arriving, so the fsync that
+            # makes the request durable finds little left to do.
+            self._file.flush()
+            os.fdatasync(self._file.fileno())
 
     def commit(self) -> tuple[int, int]:
         """Encrypt the rest, fsync, and count the pending segments; returns (segments, size)."""
@@ -109,7 +122,7 @@ class SegmentWriter:
         return self.segments, self.size
 
     def rollback(self) -> None:
-        self._buffer.clear()
+        self._filled = 0
         self._file.truncate(self.size)
         self._file.seek(self.size)
         self.pending_segments = 0

@@ -71,6 +71,7 @@ class KofferStore:
         self.data_dir = Path(settings.data_dir)
         self._master: bytes | None = None
         self._revoked_cache: dict[str, tuple[float, bool]] = {}
+        self._hashes: dict[str, tuple[int, Any]] = {}  # upload id -> (offset, running SHA-256)
         self._lock = threading.Lock()
 
     @property
@@ -155,6 +156,14 @@ class KofferStore:
         if row is None or row.revoked_at is not None:
             return None
         return Device(row.name, row.municipality, row.created_at, row.revoked_at)
+
+    def revoked_cached(self, name: str, *, max_age: float = 0.25) -> bool | None:
+        """The cached answer of :meth:`is_revoked` while fresh, else None (ask the database)."""
+        with self._lock:
+            cached = self._revoked_cache.get(name)
+        if cached and time.monotonic() - cached[0] < max_age:
+            return cached[1]
+        return None
 
     def is_revoked(self, name: str, *, max_age: float = 0.25) -> bool:
         """Whether the device was revoked; asked often during an upload, so cached briefly."""
@@ -309,6 +318,27 @@ class KofferStore:
                 select(tables.uploads).where(tables.uploads.c.case_id == case_id)
             ).all()
         return [Upload(**r._mapping) for r in rows]
+
+    # The SHA-256 of an upload's plaintext, kept while it arrives (in this process only).
+
+    def running_hash(self, upload: Upload) -> Any:
+        """A copy of the running hash if it covers exactly the committed bytes; else None."""
+        with self._lock:
+            if upload.offset == 0:
+                return hashlib.sha256()
+            found = self._hashes.get(upload.id)
+        return found[1].copy() if found and found[0] == upload.offset else None
+
+    def remember_hash(self, upload_id: str, offset: int, digest: Any) -> None:
+        with self._lock:
+            if digest is None:
+                self._hashes.pop(upload_id, None)
+            else:
+                self._hashes[upload_id] = (offset, digest)
+
+    def forget_hash(self, upload_id: str) -> None:
+        with self._lock:
+            self._hashes.pop(upload_id, None)
 
     def reader(self, upload: Upload) -> crypto.DecryptingReader:
         key = self.case_key(upload.case_id, upload.device)

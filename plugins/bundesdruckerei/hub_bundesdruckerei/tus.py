@@ -34,6 +34,7 @@ log = structlog.get_logger("hub.koffer")
 TUS_VERSION = "1.0.0"
 CHECKSUMS: dict[str, Callable[[], Any]] = {"sha256": hashlib.sha256, "sha1": hashlib.sha1}
 REVOCATION_CHECK_BYTES = 1 << 20
+BATCH_BYTES = 1 << 20  # handed to the writer thread at a time
 PREFIX = "/v1/koffer/uploads"
 
 
@@ -184,12 +185,17 @@ def router(state: Callable[[], Any]) -> APIRouter:
 
     @api.patch("/{upload_id}")
     async def patch(upload_id: str, request: Request) -> Response:
-        device = await anyio.to_thread.run_sync(device_of, request)
+        def identify() -> tuple[Device | Response, Upload | Response | None]:
+            device = device_of(request)
+            if isinstance(device, Response):
+                return device, None
+            return device, owned(device, upload_id)
+
+        device, upload = await anyio.to_thread.run_sync(identify)
         if isinstance(device, Response):
             return device
-        upload = await anyio.to_thread.run_sync(owned, device, upload_id)
-        if isinstance(upload, Response):
-            return upload
+        if isinstance(upload, Response) or upload is None:
+            return upload or _error(404, "no such upload")
         if request.headers.get("content-type") != "application/offset+octet-stream":
             return _error(415, "Content-Type: application/offset+octet-stream is required")
         try:
@@ -225,16 +231,21 @@ def router(state: Callable[[], Any]) -> APIRouter:
     async def _receive(
         request: Request, device: Device, upload: Upload, digest: Any, expected: bytes | None
     ) -> Response:
+        from hub_bundesdruckerei.crypto import SegmentWriter
+        from hub_bundesdruckerei.pipeline import Pipeline
+
         store: KofferStore = state()
         key = await anyio.to_thread.run_sync(store.case_key, upload.case_id, device.name)
-        from hub_bundesdruckerei.crypto import SegmentWriter
-
         writer = SegmentWriter(
             store.path(upload), key, upload.id, segments=upload.segments, size=upload.stored
         )
-        received = since_check = 0
+        whole = store.running_hash(upload)  # SHA-256 of the upload so far, if this process has it
+        pipeline = Pipeline(writer, [digest, whole])
+        received = since_check = batched = 0
+        batch: list[bytes] = []
         room = upload.length - upload.offset
         interrupted = False
+        refusal: Response | None = None
         try:
             try:
                 async for chunk in request.stream():
@@ -242,35 +253,48 @@ def router(state: Callable[[], Any]) -> APIRouter:
                         continue
                     received += len(chunk)
                     if received > room:
-                        writer.rollback()
-                        return _error(413, f"the upload has only {room} bytes left")
-                    if digest is not None:
-                        digest.update(chunk)
-                    writer.write(chunk)
+                        refusal = _error(413, f"the upload has only {room} bytes left")
+                        break
+                    batch.append(chunk)
+                    batched += len(chunk)
+                    if batched >= BATCH_BYTES:
+                        await pipeline.feed(batch)
+                        batch, batched = [], 0
                     since_check += len(chunk)
                     if since_check >= REVOCATION_CHECK_BYTES:
                         since_check = 0
-                        if await anyio.to_thread.run_sync(store.is_revoked, device.name):
-                            writer.rollback()
+                        revoked = store.revoked_cached(device.name)  # no thread hop while fresh
+                        if revoked is None:
+                            revoked = await anyio.to_thread.run_sync(store.is_revoked, device.name)
+                        if revoked:
                             store.audit(
                                 f"device:{device.name}",
                                 "upload_refused",
                                 f"upload:{upload.id}",
                                 "device revoked during upload",
                             )
-                            return _error(403, "the device was revoked")
+                            refusal = _error(403, "the device was revoked")
+                            break
             except ClientDisconnect:
                 interrupted = True
+            await pipeline.feed(batch)
+            await pipeline.finish()
+            if refusal is not None:
+                writer.rollback()
+                return refusal
             if digest is not None and (interrupted or digest.digest() != expected):
                 writer.rollback()  # a checksummed request counts whole or not at all
                 if interrupted:
                     return _error(400, "the request was interrupted")
                 return _error(460, "Checksum Mismatch")
-            segments, stored = await anyio.to_thread.run_sync(writer.commit)
             new_offset = upload.offset + received
-            await anyio.to_thread.run_sync(
-                lambda: store.advance(upload, offset=new_offset, segments=segments, stored=stored)
-            )
+
+            def commit() -> None:
+                segments, stored = writer.commit()
+                store.advance(upload, offset=new_offset, segments=segments, stored=stored)
+
+            await anyio.to_thread.run_sync(commit)
+            store.remember_hash(upload.id, new_offset, whole)
         finally:
             writer.close()
         headers = _headers(**{"Upload-Offset": str(new_offset)})
@@ -284,13 +308,17 @@ def router(state: Callable[[], Any]) -> APIRouter:
 
 
 def _finish(store: KofferStore, upload_id: str) -> None:
-    """The whole upload arrived: hash its plaintext (decrypting, which also proves it intact)."""
+    """The whole upload arrived: its SHA-256 from the running hash, or, when the upload was
+    resumed in another process, by decrypting the stored file (which also proves it intact)."""
     upload = store.get(upload_id)
     assert upload is not None
-    digest = hashlib.sha256()
-    with store.reader(upload) as reader:
-        for chunk in reader.chunks():
-            digest.update(chunk)
+    digest = store.running_hash(upload)
+    if digest is None:
+        digest = hashlib.sha256()
+        with store.reader(upload) as reader:
+            for chunk in reader.chunks():
+                digest.update(chunk)
+    store.forget_hash(upload.id)
     store.complete(upload, digest.hexdigest())
 
 

@@ -274,3 +274,14 @@ def test_tuspy_reports_a_refusal(koffer) -> None:
     )
     with pytest.raises(TusCommunicationError):
         uploader.upload()
+
+
+def test_an_upload_resumed_after_a_restart_is_hashed_from_the_stored_file(koffer) -> None:
+    with koffer.http() as c:
+        url = create(c, len(DATA))
+        half = len(DATA) // 2
+        assert patch(c, url, 0, DATA[:half]).status_code == 204
+        koffer.store._hashes.clear()  # what a restarted process would not have
+        assert patch(c, url, half, DATA[half:]).status_code == 204
+    upload = koffer.store.get(url.rsplit("/", 1)[-1])
+    assert upload.complete and upload.sha256 == hashlib.sha256(DATA).hexdigest()
