@@ -1,0 +1,1 @@
+"""hub plugin: FIT-Connect subscriber and sender."""

@@ -1,0 +1,175 @@
+"""Hook implementations: the subscriber and event-follower channels, the sender adapter, the
+callback endpoint and the ``hub fitconnect`` commands."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import click
+import structlog
+from fastapi import APIRouter, Request, Response
+
+import hub
+from hub.core.problems import problem
+
+log = structlog.get_logger("hub.fitconnect")
+CALLBACK_WINDOW = 300  # seconds: FIT-Connect callbacks older than this are replays
+NEW_SUBMISSIONS = "https://schema.fitko.de/fit-connect/submission-api/callbacks/new-submissions"
+
+
+def verify_callback(
+    secret: str, timestamp: str, body: bytes, mac: str, *, now: float | None = None
+) -> bool:
+    """HMAC-SHA512 over ``timestamp.body`` with the callback secret, compared in constant time;
+    the timestamp must be at most five minutes old (and not from the future)."""
+    if not timestamp.isdigit() or not mac:
+        return False
+    age = (now if now is not None else time.time()) - int(timestamp)
+    if age > CALLBACK_WINDOW or age < -30:
+        return False
+    expected = hmac.new(secret.encode(), timestamp.encode() + b"." + body, hashlib.sha512)
+    return hmac.compare_digest(expected.hexdigest(), mac.strip().lower())
+
+
+@hub.hookimpl
+def register_channels(register: Any) -> None:
+    def subscriber(settings: dict[str, Any], h: Any) -> Any:
+        from hub.adapters._settings import parse_settings
+        from hub_fitconnect.subscriber import Subscriber, SubscriberSettings
+
+        return Subscriber(parse_settings(SubscriberSettings, settings), h)
+
+    def follower(settings: dict[str, Any], h: Any) -> Any:
+        from hub_fitconnect.sender import EventFollower
+
+        return EventFollower(dict(settings), h)
+
+    register("fitconnect_subscriber", subscriber)
+    register("fitconnect_events", follower)
+
+
+@hub.hookimpl
+def register_adapters(register: Any) -> None:
+    def make(settings: dict[str, Any], h: Any) -> Any:
+        from hub.adapters._settings import parse_settings
+        from hub_fitconnect.sender import FitConnectAdapter, SenderSettings
+
+        return FitConnectAdapter(parse_settings(SenderSettings, settings), h)
+
+    register("fitconnect", make, description="FIT-Connect sender (Submission API v2)")
+
+
+@hub.hookimpl
+def register_routes(register: Any, hub: Any) -> None:
+    api = APIRouter(prefix="/v1/fitconnect", tags=["fitconnect"])
+
+    @api.post("/callback/{destination}", status_code=204)
+    async def callback(destination: str, request: Request) -> Response:
+        """FIT-Connect's notification of new submissions: verified, then the poll is woken."""
+        subscriber = hub.extensions.get("fitconnect.subscriber")
+        dest = subscriber.destination(destination) if subscriber else None
+        body = await request.body()
+        if (
+            dest is None
+            or not dest.callback_secret
+            or not verify_callback(
+                dest.callback_secret,
+                request.headers.get("callback-timestamp", ""),
+                body,
+                request.headers.get("callback-authentication", ""),
+            )
+        ):
+            log.warning("fitconnect_callback_refused")
+            return problem(401, "Unauthorized", "callback not authentic", kind="unauthorized")
+        try:
+            notice = json.loads(body)
+            listed = {s.get("destinationId") for s in notice.get("submissions") or []}
+        except (ValueError, AttributeError):
+            return problem(400, "Bad request", "not a callback body", kind="bad-request")
+        if listed - {dest.id}:
+            return problem(
+                422,
+                "Wrong destination",
+                "the callback names another destination",
+                kind="validation",
+            )
+        subscriber.wake.set()
+        return Response(status_code=204)
+
+    register(api)
+
+
+@hub.hookimpl
+def register_commands(cli: click.Group) -> None:
+    @cli.group()
+    def fitconnect() -> None:
+        """FIT-Connect: keys and the simulator."""
+
+    @fitconnect.command("keys")
+    @click.option(
+        "--out", "directory", required=True, type=click.Path(file_okay=False, path_type=Path)
+    )
+    @click.option("--prefix", default="destination", show_default=True)
+    @click.option("--bits", default=4096, show_default=True, type=int)
+    def keys(directory: Path, prefix: str, bits: int) -> None:
+        """Make a destination's keys: encryption (RSA-OAEP-256) and signing (PS512), private
+        and public JWKs."""
+        import uuid
+
+        from hub_fitconnect import crypto
+
+        directory.mkdir(parents=True, exist_ok=True)
+        for use in ("enc", "sig"):
+            private = crypto.new_key_pair(
+                f"{prefix}-{use}-{uuid.uuid4().hex[:8]}", use=use, bits=bits
+            )
+            path = directory / f"{prefix}-{use}.private.jwk.json"
+            path.write_text(json.dumps(private))
+            path.chmod(0o600)
+            (directory / f"{prefix}-{use}.public.jwk.json").write_text(
+                json.dumps(crypto.public_jwk(private))
+            )
+            click.echo(f"{path} (kid {private['kid']})")
+
+    @fitconnect.command("simulator")
+    @click.option("--host", default="127.0.0.1", show_default=True)
+    @click.option("--port", default=8092, show_default=True, type=int)
+    @click.option(
+        "--setup",
+        type=click.Path(exists=True, dir_okay=False, path_type=Path),
+        help="JSON: {clients: [{id, secret, destination?}], destinations: [{id, "
+        "encryption_key, signing_key (public JWK files), leika, regions, schema_uri, "
+        "callback_url?, callback_secret?}]}",
+    )
+    def simulator(host: str, port: int, setup: Path | None) -> None:
+        """Run a FIT-Connect (token, Submission API v2, events, callbacks, routing) on loopback."""
+        import uvicorn
+
+        from hub_fitconnect.simulator import FitConnectSimulator
+
+        sim = FitConnectSimulator(f"http://{host}:{port}")
+        if setup:
+            apply_setup(sim, json.loads(setup.read_text()), setup.parent)
+        click.echo(f"FIT-Connect simulator on http://{host}:{port}", err=True)
+        uvicorn.run(sim.app, host=host, port=port, log_config=None, access_log=False)
+
+
+def apply_setup(sim: Any, setup: dict[str, Any], base: Path) -> None:
+    for c in setup.get("clients") or []:
+        sim.add_client(c["id"], c["secret"], c.get("destination"))
+    for d in setup.get("destinations") or []:
+        sim.add_destination(
+            d["id"],
+            json.loads((base / d["encryption_key"]).read_text()),
+            json.loads((base / d["signing_key"]).read_text()),
+            leika=d["leika"],
+            regions=d["regions"],
+            schema_uri=d["schema_uri"],
+            callback_url=d.get("callback_url"),
+            callback_secret=d.get("callback_secret"),
+        )

@@ -1,0 +1,59 @@
+"""FIT-Connect metadata schemas, read from one folder: ``$HUB_FITCONNECT_SCHEMA_DIR``, else
+``../shared/fitconnect`` beside the repository. A metadata document names its version in
+``$schema``; it is validated against that version's schema (JSON Schema 2020-12), and versions
+the folder does not have are refused."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from jsonschema import Draft202012Validator
+
+ENV = "HUB_FITCONNECT_SCHEMA_DIR"
+VERSION = re.compile(
+    r"^https://schema\.fitko\.de/fit-connect/metadata/(\d+\.\d+\.\d+)/metadata\.schema\.json$"
+)
+CURRENT = "2.1.0"
+
+
+def default_dir() -> Path:
+    configured = os.environ.get(ENV)
+    if configured:
+        return Path(configured)
+    return Path(__file__).resolve().parents[3].parent / "shared" / "fitconnect"
+
+
+def schema_uri(version: str = CURRENT) -> str:
+    return f"https://schema.fitko.de/fit-connect/metadata/{version}/metadata.schema.json"
+
+
+@cache
+def _validator(directory: Path, version: str) -> Draft202012Validator | None:
+    path = directory / f"metadata.schema.v{version}.json"
+    if not path.is_file():
+        return None
+    return Draft202012Validator(json.loads(path.read_text(encoding="utf-8")))
+
+
+def problems(metadata: Any, directory: Path | None = None) -> list[str]:
+    """What is wrong with a metadata document (empty when it is valid)."""
+    if not isinstance(metadata, dict):
+        return ["the metadata is not a JSON object"]
+    found = VERSION.match(str(metadata.get("$schema", "")))
+    if not found:
+        return ["$schema: not a FIT-Connect metadata schema URI"]
+    validator = _validator((directory or default_dir()).resolve(), found.group(1))
+    if validator is None:
+        return [f"$schema: metadata version {found.group(1)} is not supported here"]
+    return [
+        f"{'/'.join(map(str, e.absolute_path)) or '(root)'}: {e.message[:200]}"
+        for e in sorted(validator.iter_errors(metadata), key=lambda e: list(e.absolute_path))
+    ][:10]
+
+
+__all__ = ["CURRENT", "ENV", "default_dir", "problems", "schema_uri"]

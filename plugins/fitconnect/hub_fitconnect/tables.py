@@ -1,0 +1,48 @@
+"""What the subscriber did with each submission (its outcome survives restarts)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Column, MetaData, String, Table, Text
+
+from hub.core.store.migrate import upgrade
+from hub.core.store.schema import UtcDateTime
+
+VERSION_TABLE = "alembic_version_fitconnect"
+metadata = MetaData()
+
+received = Table(
+    "fitconnect_received",
+    metadata,
+    Column("submission_id", String(36), primary_key=True),
+    Column("destination_id", String(36)),
+    Column("case_id", String(36)),
+    Column("record_id", String(36)),
+    Column("state", String(16), nullable=False),  # stored, accepted, rejected
+    Column("reason", Text),
+    Column("at", UtcDateTime(), nullable=False),
+)
+
+
+# Submissions the sender made, followed until the subscriber accepts or rejects them.
+sent = Table(
+    "fitconnect_sent",
+    metadata,
+    Column("submission_id", String(36), primary_key=True),
+    Column("record_id", String(36), nullable=False),
+    Column("destination_id", String(36), nullable=False),
+    Column("case_id", String(36), nullable=False),
+    Column("state", String(16), nullable=False),  # submitted, accepted, rejected
+    Column("at", UtcDateTime(), nullable=False),
+)
+
+
+def migrate(store: Any) -> None:
+    upgrade(
+        store.engine,
+        script_location=Path(__file__).parent / "migrations",
+        metadata=metadata,
+        version_table=VERSION_TABLE,
+    )
