@@ -160,9 +160,8 @@ class FitConnectAdapter:
                     "filename": attachment.id,
                 }
             )
-        data = json.dumps(
-            record.model_dump(mode="json", exclude={"deliveries", "history"}), ensure_ascii=False
-        ).encode()
+        # The data is the application's form data, which the announced schema describes.
+        data = json.dumps(record.payload, ensure_ascii=False).encode()
         metadata = {
             "$schema": schemas.schema_uri(),
             "contentStructure": {
@@ -246,8 +245,8 @@ def follow(h: Any, api: SubmissionApi) -> int:
                 else:  # the subscriber's: its destination's signing key
                     keys = RSAKey.import_key(api.key(row.destination_id, str(header.get("kid"))))
                 event = crypto.read_set(token, keys)
-            except (crypto.CryptoRefused, ApiProblem, KeyError, ValueError):
-                log.warning("fitconnect_event_unverified")
+            except (crypto.CryptoRefused, ApiProblem, KeyError, ValueError) as exc:
+                log.warning("fitconnect_event_unverified", error=str(exc)[:200])
                 continue
             if event.issuer != row.destination_id or event.event not in (
                 "accept-submission",

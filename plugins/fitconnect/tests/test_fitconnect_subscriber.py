@@ -90,6 +90,22 @@ def test_bad_submissions_are_rejected_with_problems(
     assert problem in types
     assert all({"type", "title", "detail", "instance"} <= set(p) for p in event.payload["problems"])
     assert simulator.sim.submissions[created["submissionId"]].state == "rejected"
+    from sqlalchemy import select
+
+    from hub_fitconnect import tables
+
+    with h.store.engine.connect() as conn:  # the outcome and its reason are recorded
+        row = conn.execute(select(tables.received)).one()
+    assert row.state == "rejected" and problem in row.reason
+
+
+def test_oversized_tokens_are_refused_before_decrypting(keys, monkeypatch) -> None:
+    monkeypatch.setattr(crypto, "MAX_JWE_BYTES", 1000)
+    public = crypto.load_key(crypto.public_jwk(keys["enc"]))
+    token = crypto.encrypt(b"x" * 2000, public, cty="application/json")
+    with pytest.raises(crypto.CryptoRefused) as refused:
+        crypto.decrypt(token, crypto.load_key(keys["enc"]), expect_kid="dest-enc-1")
+    assert refused.value.reason == "size"
 
 
 def test_data_must_follow_its_announced_schema(simulator, subscriber, send, keys):
