@@ -141,8 +141,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--mb", type=int, default=200)
     parser.add_argument("--runs", type=int, default=3)
-    parser.add_argument("--no-checksum", action="store_true",
-                        help="PATCH without Upload-Checksum")
+    parser.add_argument("--no-checksum", action="store_true", help="PATCH without Upload-Checksum")
     args = parser.parse_args()
     global CHECKSUM
     CHECKSUM = not args.no_checksum

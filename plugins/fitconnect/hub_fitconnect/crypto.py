@@ -43,6 +43,14 @@ def _b64json(part: str) -> dict[str, Any]:
     return json.loads(base64.urlsafe_b64decode(padded))
 
 
+def _registry() -> jwe.JWERegistry:
+    """Only our algorithms; attachments up to :data:`MAX_JWE_BYTES` (joserfc allows 64 KB of
+    ciphertext by default, far less than FIT-Connect attachments)."""
+    registry = jwe.JWERegistry(algorithms=JWE_ALGORITHMS)
+    registry.max_ciphertext_length = MAX_JWE_BYTES
+    return registry
+
+
 def _b64url(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
 
@@ -81,7 +89,7 @@ def decrypt(token: str, key: RSAKey, *, expect_kid: str) -> bytes:
     if header.get("kid") != expect_kid:
         raise CryptoRefused("kid", f"kid {header.get('kid')!r} is not this destination's key")
     try:
-        return jwe.decrypt_compact(token, key, algorithms=JWE_ALGORITHMS).plaintext
+        return jwe.decrypt_compact(token, key, registry=_registry()).plaintext
     except (JoseError, ValueError) as exc:
         raise CryptoRefused("decrypt", f"does not decrypt: {type(exc).__name__}") from None
 

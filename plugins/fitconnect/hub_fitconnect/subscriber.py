@@ -11,6 +11,7 @@ entries and no record. Nothing here raises out of the loop: every outcome is rec
 
 from __future__ import annotations
 
+import hashlib
 import json
 import threading
 from dataclasses import dataclass
@@ -165,10 +166,28 @@ def verify_submitted(dest: Destination, case_id: str, submission_id: str) -> Non
     raise hub.PermanentError("no verifiable submit-submission event from the delivery service")
 
 
+@dataclass
+class Fetched:
+    submission: dict[str, Any]  # as the Submission API returned it
+    attachments: dict[str, str]  # attachment id -> JWE
+
+
+def fetch(dest: Destination, submission_id: str) -> Fetched:
+    sub = dest.api.submission(submission_id)
+    return Fetched(
+        sub, {aid: dest.api.attachment(submission_id, aid) for aid in sub.get("attachments") or []}
+    )
+
+
 def receive(dest: Destination, submission_id: str) -> Received:
     """Fetch, decrypt and check one submission; raises :class:`Rejection` with problems."""
-    sub = dest.api.submission(submission_id)
-    case_id = sub["caseId"]
+    return process(dest, fetch(dest, submission_id))
+
+
+def process(dest: Destination, fetched: Fetched) -> Received:
+    """Decrypt, verify and map a fetched submission; raises :class:`Rejection`."""
+    sub = fetched.submission
+    submission_id, case_id = sub["submissionId"], sub["caseId"]
     metadata_token = sub.get("encryptedMetadata")
     metadata_bytes = _decrypt(dest, metadata_token, "metadata")
     try:
@@ -233,12 +252,10 @@ def receive(dest: Destination, submission_id: str) -> Received:
     attachments = []
     for described_attachment in structure.get("attachments") or []:
         aid = described_attachment["attachmentId"]
-        token = dest.api.attachment(submission_id, aid)
+        token = fetched.attachments[aid]
         content = _decrypt(dest, token, f"attachment:{aid}")
         tags["attachments"][aid] = crypto.authentication_tag(token)
         _hash_check(content, described_attachment.get("hash"), f"attachment:{aid}")
-        import hashlib
-
         attachments.append(
             (
                 hub.Attachment(

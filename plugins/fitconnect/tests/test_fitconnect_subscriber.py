@@ -36,7 +36,7 @@ def last_event(simulator, case_id: str, keys) -> crypto.SecurityEvent:
 
 def test_a_submission_becomes_a_record_and_is_accepted(simulator, subscriber, send, keys):
     h, channel = subscriber
-    pdf = b"%PDF-1.7 Gewerbeanmeldung " + bytes(range(256)) * 100
+    pdf = b"%PDF-1.7 Gewerbeanmeldung " + bytes(range(256)) * 1200  # 300 KB: beyond 64 KB
     created = send(simulator, attachments={"nachweis.pdf": pdf})
     assert channel.poll() == {"accepted": 1, "rejected": 0, "failed": 0}
     [row] = records(h)
