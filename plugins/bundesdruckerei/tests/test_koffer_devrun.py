@@ -22,6 +22,9 @@ def test_dev_config_runs_a_koffer_session(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if k != "HUB_DISABLE_PLUGINS"}
     env.setdefault("HUB_XOEV_DIR", str(ROOT.parent / "shared" / "xoev"))
     hub = [sys.executable, "-m", "hub", "--config", CONFIG]
+    (tmp_path / "examples").symlink_to(
+        ROOT / "examples"
+    )  # config paths are relative, as in make run
     proc = subprocess.Popen(
         [*hub, "serve"], cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
     )

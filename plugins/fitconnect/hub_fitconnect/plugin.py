@@ -37,6 +37,28 @@ def verify_callback(
 
 
 @hub.hookimpl
+def hub_startup(hub: Any) -> None:
+    """Development: start the embedded FIT-Connect simulator (when serving)."""
+    raw = hub.config.plugins.get("fitconnect", {}).get("simulator")
+    if raw is None or not hub.serving:
+        return
+    from hub.adapters._settings import parse_settings
+    from hub_fitconnect.embedded import EmbeddedSettings, EmbeddedSimulator
+
+    simulator = EmbeddedSimulator(parse_settings(EmbeddedSettings, raw))
+    simulator.start()
+    hub.extensions["fitconnect.simulator"] = simulator
+
+
+@hub.hookimpl
+def hub_shutdown(hub: Any) -> None:
+    """Stop the embedded simulator."""
+    simulator = hub.extensions.pop("fitconnect.simulator", None)
+    if simulator is not None:
+        simulator.stop()
+
+
+@hub.hookimpl
 def register_channels(register: Any) -> None:
     def subscriber(settings: dict[str, Any], h: Any) -> Any:
         from hub.adapters._settings import parse_settings

@@ -307,7 +307,12 @@ class Subscriber:
     def run(self, stop: threading.Event) -> None:
         while not stop.is_set():
             self.poll()
-            self.wake.wait(self.settings.interval)
+            # Sleep until the interval is over, a callback wakes us or the hub stops.
+            waited = 0.0
+            while waited < self.settings.interval and not stop.is_set():
+                if self.wake.wait(0.25):
+                    break
+                waited += 0.25
             self.wake.clear()
 
     def poll(self) -> dict[str, int]:

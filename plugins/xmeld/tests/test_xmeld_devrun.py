@@ -22,6 +22,9 @@ BASE = "http://127.0.0.1:8080"
 def test_dev_config_runs_the_whole_anmeldung(tmp_path: Path, xoev_dir: Path) -> None:
     env = {k: v for k, v in os.environ.items() if k != "HUB_DISABLE_PLUGINS"}
     env["HUB_XOEV_DIR"] = str(xoev_dir)
+    (tmp_path / "examples").symlink_to(
+        ROOT / "examples"
+    )  # config paths are relative, as in make run
     proc = subprocess.Popen(
         [sys.executable, "-m", "hub", "--config", str(ROOT / "examples" / "hub.dev.toml"), "serve"],
         cwd=tmp_path,  # var/ (database, outbox, keys) goes here
