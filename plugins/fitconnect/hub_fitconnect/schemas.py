@@ -1,5 +1,5 @@
 """FIT-Connect metadata schemas, read from one folder: ``$HUB_FITCONNECT_SCHEMA_DIR``, else
-``../shared/fitconnect`` beside the repository. A metadata document names its version in
+``$HUB_SHARED_DIR/fitconnect``, else ``../shared/fitconnect`` beside the repository. A metadata document names its version in
 ``$schema``; it is validated against that version's schema (JSON Schema 2020-12), and versions
 the folder does not have are refused."""
 
@@ -25,6 +25,8 @@ def default_dir() -> Path:
     configured = os.environ.get(ENV)
     if configured:
         return Path(configured)
+    if os.environ.get("HUB_SHARED_DIR"):  # the one setting the tests document for shared data
+        return Path(os.environ["HUB_SHARED_DIR"]) / "fitconnect"
     return Path(__file__).resolve().parents[3].parent / "shared" / "fitconnect"
 
 

@@ -37,6 +37,8 @@ def default_dir(configured: str | None = None) -> Path:
         return Path(os.environ[ENV])
     if configured:
         return Path(configured)
+    if os.environ.get("HUB_SHARED_DIR"):  # the one setting the tests document for shared data
+        return Path(os.environ["HUB_SHARED_DIR"]) / "xoev"
     repo = Path(__file__).resolve().parents[3]
     beside = repo.parent / "shared" / "xoev"
     return beside if beside.is_dir() else Path("../shared/xoev")
