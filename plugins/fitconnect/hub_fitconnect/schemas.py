@@ -1,7 +1,7 @@
 """FIT-Connect metadata schemas, read from one folder: ``$HUB_FITCONNECT_SCHEMA_DIR``, else
-``$HUB_SHARED_DIR/fitconnect``, else ``../shared/fitconnect`` beside the repository. A metadata document names its version in
-``$schema``; it is validated against that version's schema (JSON Schema 2020-12), and versions
-the folder does not have are refused."""
+``$HUB_SHARED_DIR/fitconnect``, else ``../shared/fitconnect`` beside the repository. A metadata
+document names its version in ``$schema``; it is validated against that version's schema (JSON
+Schema 2020-12), and versions the folder does not have are refused."""
 
 from __future__ import annotations
 
