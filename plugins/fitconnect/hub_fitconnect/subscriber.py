@@ -27,7 +27,7 @@ from sqlalchemy import insert, select, update
 import hub
 from hub.core.config import resolve_secret
 from hub.core.store import utcnow
-from hub_fitconnect import crypto, schemas, tables
+from hub_fitconnect import crypto, identity, schemas, tables
 from hub_fitconnect.api import ApiProblem, SubmissionApi
 
 log = structlog.get_logger("hub.fitconnect")
@@ -272,6 +272,9 @@ def process(dest: Destination, fetched: Fetched) -> Received:
     applicant = {
         f: v for f, p in dest.settings.applicant.items() if (v := _pointer(data_obj, p)) is not None
     }
+    proof = identity.identity(metadata)
+    if proof and applicant.get("family_name"):  # an identity belongs to a named applicant
+        applicant["identity"] = proof
     try:
         record = hub.Submission.model_validate(
             {

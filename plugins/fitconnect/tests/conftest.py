@@ -153,6 +153,7 @@ def send():
         attachments: dict[str, bytes] | None = None,
         tamper: str | None = None,
         schema_uri: str = SCHEMA_URI,
+        metadata_extra: dict | None = None,
     ) -> dict[str, str]:
         api = sim.api()
         dest = api.destination(DEST)
@@ -210,6 +211,7 @@ def send():
                 "attachments": described,
             },
         }
+        metadata.update(metadata_extra or {})
         if tamper == "metadata_schema":
             metadata["contentStructure"]["data"]["hash"]["type"] = "md5"
         api.submit(

@@ -168,3 +168,100 @@ def test_destination_keys_are_checked(keys) -> None:
     for bad in ({**good, "alg": "RSA1_5"}, {**good, "key_ops": ["verify"]}, small):
         with pytest.raises(crypto.CryptoRefused):
             crypto.check_encryption_key(bad)
+
+
+def test_an_identification_report_gives_the_trust_level(simulator, subscriber, send, keys):
+    import base64
+    import uuid
+
+    from hub_fitconnect import identity
+
+    report = {
+        "reportId": str(uuid.uuid4()),
+        "serverIdentity": "https://idp.example",
+        "reportTime": "2026-11-21T10:00:00+01:00",
+        "identificationTime": "2026-11-21T09:59:00+01:00",
+        "idStatus": "success",
+        "trustFramework": "eid",
+        "levelOfAssurance": "http://bsi.bund.de/eID/LoA/hoch",
+    }
+    b64 = lambda d: base64.urlsafe_b64encode(json.dumps(d).encode()).rstrip(b"=").decode()  # noqa: E731
+    jws = f"{b64({'alg': 'ES256'})}.{b64(report)}.c2ln"
+    metadata_2x = {
+        "dataSets": [
+            {
+                "dataSetId": str(uuid.uuid4()),
+                "content": jws,
+                "schema": {
+                    "schemaUri": "https://raw.githubusercontent.com/Governikus/IdentificationReport/2.0.0/schema/identification-report.json",
+                    "mimeType": "application/jose",
+                },
+            }
+        ]
+    }
+    assert identity.identity(metadata_2x) == {"method": "eid", "trust_level": "hoch"}
+    metadata_1x = {
+        "authenticationInformation": [
+            {
+                "type": "identificationReport",
+                "version": "2.0.0",
+                "content": b64(
+                    {
+                        **report,
+                        "levelOfAssurance": "http://eidas.europa.eu/LoA/substantial",
+                        "trustFramework": "eidas",
+                    }
+                ),
+            }
+        ]
+    }
+    assert identity.identity(metadata_1x) == {"method": "eidas", "trust_level": "substantiell"}
+    failed = {
+        "authenticationInformation": [
+            {
+                "type": "identificationReport",
+                "version": "2.0.0",
+                "content": b64({**report, "idStatus": "failure"}),
+            }
+        ]
+    }
+    assert identity.identity(failed) is None
+    assert identity.identity({}) is None
+
+
+def test_the_report_in_a_submission_reaches_the_record(simulator, subscriber, send):
+    import base64
+    import uuid
+
+    h, channel = subscriber
+    report = {
+        "reportId": "r-1",
+        "serverIdentity": "https://idp.example",
+        "reportTime": "2026-11-21T10:00:00+01:00",
+        "identificationTime": "2026-11-21T09:59:00+01:00",
+        "trustFramework": "eid",
+        "levelOfAssurance": "http://bsi.bund.de/eID/LoA/substantiell",
+    }
+    part = base64.urlsafe_b64encode(json.dumps(report).encode()).rstrip(b"=").decode()
+    content = f"eyJhbGciOiJFUzI1NiJ9.{part}.c2ln"
+    send(
+        simulator,
+        metadata_extra={
+            "dataSets": [
+                {
+                    "dataSetId": str(uuid.uuid4()),
+                    "content": content,
+                    "hash": {"type": "sha512", "content": crypto.sha512(content.encode())},
+                    "schema": {
+                        "schemaUri": "https://raw.githubusercontent.com/Governikus/"
+                        "IdentificationReport/2.0.0/schema/identification-report.json",
+                        "mimeType": "application/jose",
+                    },
+                }
+            ]
+        },
+    )
+    assert channel.poll()["accepted"] == 1
+    [row] = records(h)
+    identity = h.store.get_record(row.id).applicant.identity
+    assert (identity.method, identity.trust_level.value) == ("eid", "substantiell")
