@@ -210,3 +210,24 @@ def test_verify_callback_rules() -> None:
     assert not verify_callback("k" * 32, "1700000000", body, mac, now=now + 301)
     assert not verify_callback("k" * 32, "1700000000", body, mac, now=now - 60)
     assert not verify_callback("k" * 32, "17e8", body, mac, now=now)
+
+
+def test_a_rejection_comes_back_as_the_records_status(simulator, sending_hub, subscriber_config):
+    a = sending_hub()
+    data = sample_submission(
+        service={"leika_key": LEIKA}, channel="portal", payload={"betrieb": {}}
+    )  # the receiver's schema wants more
+    rid = a.intake.submit(hub.Submission.model_validate(data), client="portal").record_id
+    a.adapters["fitconnect"].deliver(a.store.get_record(rid), context(a, rid, 1))
+    b = Hub(subscriber_config(simulator.url))
+    b.start(intake_thread=False)
+    try:
+        channel = b.registry.channel_types["fitconnect_subscriber"].factory(
+            dict(b.config.channels["fitconnect_subscriber"]), b
+        )
+        assert channel.poll()["rejected"] == 1
+    finally:
+        b.close()
+    assert sender.follow(a, a.adapters["fitconnect"].api) == 1
+    last = a.store.get_record(rid).history[-1]
+    assert last.status == "fitconnect:rejected" and "Schemaverletzung" in last.detail
