@@ -3,15 +3,13 @@
 
 from __future__ import annotations
 
-import threading
-import time
 from pathlib import Path
 from typing import Any
 
-import uvicorn
 from pydantic import BaseModel, ConfigDict, Field
 
 from hub.adapters._settings import parse_settings
+from hub.core.background import BackgroundServer
 from hub.core.config import resolve_secret
 from hub_bundesdruckerei.receiver import Receiver
 
@@ -37,20 +35,12 @@ class EmbeddedReceiver:
             token,
             s.progress_delay,
         )
-        self.server = uvicorn.Server(
-            uvicorn.Config(
-                self.receiver.app, host=s.host, port=s.port, log_config=None, access_log=False
-            )
+        self.background = BackgroundServer(
+            self.receiver.app, s.host, s.port, name="koffer-receiver"
         )
-        self.server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
-        self.thread = threading.Thread(target=self.server.run, name="koffer-receiver", daemon=True)
 
     def start(self) -> None:
-        self.thread.start()
-        deadline = time.monotonic() + 10
-        while not self.server.started and time.monotonic() < deadline:
-            time.sleep(0.02)
+        self.background.start()
 
     def stop(self) -> None:
-        self.server.should_exit = True
-        self.thread.join(5)
+        self.background.stop()

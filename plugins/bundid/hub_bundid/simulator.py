@@ -18,13 +18,13 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import uvicorn
 from lxml import etree
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
 
+from hub.core.background import BackgroundServer
 from hub_bundid import keys, messages
 from hub_bundid.errors import SamlError
 from hub_bundid.idp import PERSONAS, Crypto, ResponseSpec, build_error_response, build_response
@@ -276,25 +276,9 @@ def _oids(persona: Any) -> set[str]:
     return {OID_OF[k] for k in persona.values if k in OID_OF}
 
 
-class SimulatorServer:
+class SimulatorServer(BackgroundServer):
     """The simulator served by uvicorn in a background thread (hub serve, tests)."""
 
     def __init__(self, simulator: Simulator, host: str, port: int):
         self.simulator = simulator
-        self.server = uvicorn.Server(
-            uvicorn.Config(simulator.app, host=host, port=port, log_config=None, access_log=False)
-        )
-        self.server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
-        self.thread = threading.Thread(target=self.server.run, name="bundid-simulator", daemon=True)
-
-    def start(self) -> None:
-        import time
-
-        self.thread.start()
-        deadline = time.monotonic() + 10
-        while not self.server.started and time.monotonic() < deadline:
-            time.sleep(0.02)
-
-    def stop(self) -> None:
-        self.server.should_exit = True
-        self.thread.join(5)
+        super().__init__(simulator.app, host, port, name="bundid-simulator")

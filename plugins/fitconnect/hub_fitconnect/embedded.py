@@ -9,13 +9,11 @@ from __future__ import annotations
 import base64
 import json
 import os
-import threading
-import time
 from pathlib import Path
 
-import uvicorn
 from pydantic import BaseModel, ConfigDict, Field
 
+from hub.core.background import BackgroundServer
 from hub_fitconnect import crypto
 from hub_fitconnect.simulator import FitConnectSimulator
 
@@ -74,20 +72,10 @@ class EmbeddedSimulator:
             callback_url=s.callback_url,
             callback_secret=str(made["callback"]) if s.callback_url else None,
         )
-        self.server = uvicorn.Server(
-            uvicorn.Config(
-                self.sim.app, host=s.host, port=s.port, log_config=None, access_log=False
-            )
-        )
-        self.server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
-        self.thread = threading.Thread(target=self.server.run, name="fitconnect-sim", daemon=True)
+        self.background = BackgroundServer(self.sim.app, s.host, s.port, name="fitconnect-sim")
 
     def start(self) -> None:
-        self.thread.start()
-        deadline = time.monotonic() + 10
-        while not self.server.started and time.monotonic() < deadline:
-            time.sleep(0.02)
+        self.background.start()
 
     def stop(self) -> None:
-        self.server.should_exit = True
-        self.thread.join(5)
+        self.background.stop()

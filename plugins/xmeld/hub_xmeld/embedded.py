@@ -4,15 +4,14 @@ configured by ``[plugins.xmeld.simulator]``; ``make run`` uses it."""
 from __future__ import annotations
 
 import threading
-import time
 from pathlib import Path
 from typing import Any
 
-import uvicorn
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
+from hub.core.background import BackgroundServer
 from hub_xmeld import messages, schemas, xta
 from hub_xmeld.office_sim import MeldebehoerdeSimulator
 from hub_xmeld.xta_schema import compile_schema
@@ -62,19 +61,9 @@ class EmbeddedSimulator:
         self.offices = [office(directory, url, a, settings.result_delay) for a in settings.offices]
         app = self.gateway.app
         app.add_route("/letters", self._letters, methods=["GET"])
-        self.server = uvicorn.Server(
-            uvicorn.Config(
-                app,
-                host=settings.host,
-                port=settings.port,
-                log_config=None,
-                access_log=False,
-            )
-        )
-        self.server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
+        self.background = BackgroundServer(app, settings.host, settings.port, name="xta-simulator")
         self.stop_event = threading.Event()
-        self.threads = [threading.Thread(target=self.server.run, name="xta-simulator", daemon=True)]
-        self.threads += [
+        self.threads = [
             threading.Thread(target=o.run, args=(self.stop_event,), name="office", daemon=True)
             for o in self.offices
         ]
@@ -84,15 +73,12 @@ class EmbeddedSimulator:
         return JSONResponse({o.office.kennung: o.codes for o in self.offices})
 
     def start(self) -> None:
-        self.threads[0].start()
-        deadline = time.monotonic() + 10
-        while not self.server.started and time.monotonic() < deadline:
-            time.sleep(0.02)
-        for thread in self.threads[1:]:
+        self.background.start()
+        for thread in self.threads:
             thread.start()
 
     def stop(self) -> None:
         self.stop_event.set()
-        self.server.should_exit = True
+        self.background.stop()
         for thread in self.threads:
             thread.join(5)
