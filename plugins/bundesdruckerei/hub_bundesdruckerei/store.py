@@ -54,6 +54,7 @@ class Upload:
     created_at: datetime
     expires_at: datetime
     completed_at: datetime | None
+    location: str | None = None
 
     @property
     def complete(self) -> bool:
@@ -249,7 +250,9 @@ class KofferStore:
     def path(self, upload: Upload) -> Path:
         return self.case_dir(upload.case_id) / f"{upload.id}.enc"
 
-    def create_upload(self, device: str, case_id: str, purpose: str, length: int) -> Upload:
+    def create_upload(
+        self, device: str, case_id: str, purpose: str, length: int, location: str | None = None
+    ) -> Upload:
         self.case_key(case_id, device)  # the case exists, belongs to the device, has its key
         now = utcnow()
         upload_id = str(uuid.uuid4())
@@ -264,6 +267,7 @@ class KofferStore:
             "stored": 0,
             "created_at": now,
             "expires_at": now + timedelta(hours=self.settings.upload_expiry_hours),
+            "location": location,
         }
         with self.store.engine.begin() as conn:
             conn.execute(insert(tables.uploads).values(**values))

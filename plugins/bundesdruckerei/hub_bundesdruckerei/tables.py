@@ -59,6 +59,7 @@ uploads = Table(
     Column("created_at", UtcDateTime(), nullable=False),
     Column("expires_at", UtcDateTime(), nullable=False),
     Column("completed_at", UtcDateTime()),
+    Column("location", String(200)),  # where the koffer stood (Upload-Metadata "location")
     Index("ix_koffer_uploads_case", "case_id"),
 )
 

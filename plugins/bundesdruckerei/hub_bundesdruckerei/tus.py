@@ -133,11 +133,14 @@ def router(state: Callable[[], Any]) -> APIRouter:
             return _error(400, f"Upload-Metadata purpose: one of {', '.join(PURPOSES)}")
         if not case or not CASE_RULE.fullmatch(case):
             return _error(400, "Upload-Metadata case: 8 to 64 of A-Z a-z 0-9 . _ -")
+        location = meta.get("location") or None
+        if location is not None and len(location) > 200:
+            return _error(400, "Upload-Metadata location: at most 200 characters")
         limit = store.settings.max_bytes.get(purpose, 0)
         if length > limit:
             return _error(413, f"Upload-Length: at most {limit} bytes for a {purpose}")
         try:
-            upload = store.create_upload(device.name, case, purpose, length)
+            upload = store.create_upload(device.name, case, purpose, length, location)
         except PermissionError:
             return _error(403, "the case belongs to another device")
         except LookupError:

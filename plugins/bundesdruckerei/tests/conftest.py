@@ -181,7 +181,12 @@ class Koffer:
         uploader = self.tus().uploader(
             file_stream=io.BytesIO(data),
             chunk_size=chunk_size,
-            metadata={"purpose": purpose, "case": case, "filename": f"{purpose}.bin"},
+            metadata={
+                "purpose": purpose,
+                "case": case,
+                "filename": f"{purpose}.bin",
+                "location": "Seniorenheim Am Park",
+            },
             upload_checksum=True,
         )
         uploader.upload()

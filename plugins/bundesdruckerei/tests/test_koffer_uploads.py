@@ -66,6 +66,7 @@ def test_tuspy_unchanged_uploads_in_chunks_with_checksums(koffer) -> None:
     upload_id = koffer.upload(DATA, "document", CASE, chunk_size=1024 * 1024)
     upload = koffer.store.get(upload_id)
     assert upload.complete and upload.offset == len(DATA)
+    assert (upload.device, upload.location) == ("koffer-07", "Seniorenheim Am Park")
     assert upload.sha256 == hashlib.sha256(DATA).hexdigest()
     with koffer.store.reader(upload) as r:
         assert b"".join(r.chunks()) == DATA
