@@ -9,7 +9,9 @@ decrypted file). Measured per run, medians over ``--runs`` whole runs:
   chunks (fsync at the end); AES-256-GCM encryption alone in 1 MiB segments; the
   encrypt-and-write baseline is the two together (their times added), the work the server
   cannot avoid; also shown, one loop that encrypts and writes (fsync at the end);
-- the server's peak RSS growth during the upload (VmHWM reset before it, VmRSS before as base).
+- the server's peak RSS growth during the upload (VmHWM reset before it, VmRSS before as base);
+- for reference, the same tuspy upload against a bare streaming endpoint in its own process
+  that only counts the bytes: the most any tus server could reach with this client here.
 
     python bench/koffer_upload.py [--mb 200] [--runs 3]
 """
@@ -74,6 +76,68 @@ def baseline_encrypt(data: bytes, path: Path | None) -> float:
         os.fsync(out.fileno())
         out.close()
     return time.perf_counter() - t
+
+
+SINK = """
+from starlette.applications import Starlette
+from starlette.responses import Response
+from starlette.routing import Route
+offset = 0
+async def create(request):
+    global offset
+    offset = 0
+    return Response(status_code=201, headers={"Location": "/u/1", "Tus-Resumable": "1.0.0"})
+async def patch(request):
+    global offset
+    async for chunk in request.stream():
+        offset += len(chunk)
+    headers = {"Upload-Offset": str(offset), "Tus-Resumable": "1.0.0"}
+    return Response(status_code=204, headers=headers)
+routes = [Route("/u", create, methods=["POST"]), Route("/u/1", patch, methods=["PATCH"])]
+app = Starlette(routes=routes)
+"""
+SINK_PORT = 8098
+
+
+def sink_upload(work: Path, data: bytes) -> float:
+    """tuspy against an endpoint that only counts bytes (a separate uvicorn process)."""
+    (work / "sink_app.py").write_text(SINK)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "sink_app:app",
+            "--port",
+            str(SINK_PORT),
+            "--log-level",
+            "warning",
+            "--app-dir",
+            str(work),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            try:
+                httpx.post(f"http://127.0.0.1:{SINK_PORT}/u", timeout=1)
+                break
+            except httpx.HTTPError:
+                time.sleep(0.1)
+        uploader = Sha256Uploader(
+            file_stream=io.BytesIO(data),
+            client=tus.TusClient(f"http://127.0.0.1:{SINK_PORT}/u"),
+            chunk_size=CHUNK,
+            upload_checksum=CHECKSUM,
+        )
+        t = time.perf_counter()
+        uploader.upload()
+        return time.perf_counter() - t
+    finally:
+        proc.terminate()
+        proc.wait(10)
 
 
 def start_hub(work: Path) -> tuple[subprocess.Popen, str]:
@@ -158,6 +222,7 @@ def main() -> None:
             enc_s = baseline_encrypt(data, None)
             enc_write_s = baseline_encrypt(data, work / "enc.bin")
             (work / "enc.bin").unlink()
+            sink_s = sink_upload(work, data)
             proc, token = start_hub(work)
             try:
                 upload(token, os.urandom(1024 * 1024), f"warmup-{run:04d}")  # imports, pools
@@ -175,6 +240,7 @@ def main() -> None:
             "write_plus_encrypt": mb / (write_s + enc_s),
             "encrypt_write_loop": mb / enc_write_s,
             "rss_growth_mb": (peak_kb - base_kb) / 1024,
+            "tus_sink": mb / sink_s,
         }
         rows.append(row)
         print(f"run {run + 1}: " + ", ".join(f"{k} {v:.1f}" for k, v in row.items()), flush=True)
@@ -197,6 +263,10 @@ def main() -> None:
         f"(runs {', '.join(f'{x:.2f}' for x in ratios)})"
     )
     print(f"  server peak RSS growth   = {med['rss_growth_mb']:.1f} MB")
+    print(
+        f"  for reference: tuspy to a bare streaming endpoint {med['tus_sink']:.1f} MB/s "
+        f"(ours / that = {med['ours'] / med['tus_sink']:.2f})"
+    )
 
 
 if __name__ == "__main__":
