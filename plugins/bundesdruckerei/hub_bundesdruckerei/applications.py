@@ -125,6 +125,24 @@ def _inspect(store: KofferStore, upload: Any, attachment: hub.Attachment) -> che
         return checks.Verdict(attachment.media_type, "document")
 
 
+def _device(store: KofferStore, request: Request) -> Any:
+    """The active device behind the request's bearer credential, or None."""
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        return None
+    return store.authenticate(token.strip())
+
+
+def _unauthorized() -> Response:
+    return problem(
+        401,
+        "Unauthorized",
+        "a device credential is required",
+        kind="unauthorized",
+        headers={"WWW-Authenticate": "Bearer"},
+    )
+
+
 def router(h: Any, state: Any) -> APIRouter:
     api = APIRouter(prefix="/v1/koffer", tags=["koffer"])
 
@@ -134,21 +152,9 @@ def router(h: Any, state: Any) -> APIRouter:
         import anyio
 
         store: KofferStore = state()
-        auth = request.headers.get("authorization", "")
-        scheme, _, token = auth.partition(" ")
-        device = (
-            await anyio.to_thread.run_sync(store.authenticate, token.strip())
-            if scheme.lower() == "bearer" and token
-            else None
-        )
+        device = await anyio.to_thread.run_sync(_device, store, request)
         if device is None:
-            return problem(
-                401,
-                "Unauthorized",
-                "a device credential is required",
-                kind="unauthorized",
-                headers={"WWW-Authenticate": "Bearer"},
-            )
+            return _unauthorized()
         body = await request.body()
         if len(body) > h.config.server.max_body_bytes:
             return problem(413, "Too large", "the application is too large", kind="too-large")
@@ -203,17 +209,9 @@ def router(h: Any, state: Any) -> APIRouter:
     @api.get("/applications/{record_id}")
     def status(record_id: str, request: Request) -> Response:
         """Where an application of the calling device stands (status and history, no data)."""
-        store: KofferStore = state()
-        scheme, _, token = request.headers.get("authorization", "").partition(" ")
-        device = store.authenticate(token.strip()) if scheme.lower() == "bearer" else None
+        device = _device(state(), request)
         if device is None:
-            return problem(
-                401,
-                "Unauthorized",
-                "a device credential is required",
-                kind="unauthorized",
-                headers={"WWW-Authenticate": "Bearer"},
-            )
+            return _unauthorized()
         record = h.store.get_record(record_id)
         if record is None or (record.location and record.location.device_id) != device.name:
             return problem(404, "Not found", "no such application", kind="http-404")

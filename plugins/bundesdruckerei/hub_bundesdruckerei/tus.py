@@ -16,7 +16,8 @@ import base64
 import binascii
 import hashlib
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC
 from email.utils import format_datetime
 from typing import Any
@@ -72,6 +73,20 @@ def router(state: Callable[[], Any]) -> APIRouter:
     api.streams_request_bodies = True  # type: ignore[attr-defined]  # limits per purpose, below
     busy: set[str] = set()
     busy_lock = threading.Lock()
+
+    @contextmanager
+    def exclusive(upload_id: str) -> Iterator[bool]:
+        """One request at a time per upload (in this process); yields False when taken."""
+        with busy_lock:
+            if upload_id in busy:
+                yield False
+                return
+            busy.add(upload_id)
+        try:
+            yield True
+        finally:
+            with busy_lock:
+                busy.discard(upload_id)
 
     def device_of(request: Request) -> Device | Response:
         auth = request.headers.get("authorization", "")
@@ -175,15 +190,10 @@ def router(state: Callable[[], Any]) -> APIRouter:
         upload = owned(device, upload_id)
         if isinstance(upload, Response):
             return upload
-        with busy_lock:
-            if upload_id in busy:
+        with exclusive(upload_id) as mine:
+            if not mine:
                 return _error(423, "the upload is being written")
-            busy.add(upload_id)
-        try:
             state().delete_upload(upload, actor=f"device:{device.name}", why="terminated")
-        finally:
-            with busy_lock:
-                busy.discard(upload_id)
         return Response(status_code=204, headers=_headers())
 
     @api.patch("/{upload_id}")
@@ -221,15 +231,10 @@ def router(state: Callable[[], Any]) -> APIRouter:
             except binascii.Error:
                 return _error(400, "Upload-Checksum: the checksum is not base64")
             digest = CHECKSUMS[algorithm]()
-        with busy_lock:
-            if upload_id in busy:
+        with exclusive(upload_id) as mine:
+            if not mine:
                 return _error(423, "another request is writing this upload")
-            busy.add(upload_id)
-        try:
             return await _receive(request, device, upload, digest, expected)
-        finally:
-            with busy_lock:
-                busy.discard(upload_id)
 
     async def _receive(
         request: Request, device: Device, upload: Upload, digest: Any, expected: bytes | None

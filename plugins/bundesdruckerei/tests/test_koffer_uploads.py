@@ -286,3 +286,30 @@ def test_an_upload_resumed_after_a_restart_is_hashed_from_the_stored_file(koffer
         assert patch(c, url, half, DATA[half:]).status_code == 204
     upload = koffer.store.get(url.rsplit("/", 1)[-1])
     assert upload.complete and upload.sha256 == hashlib.sha256(DATA).hexdigest()
+
+
+def test_one_writer_at_a_time(koffer) -> None:
+    with koffer.http() as c:
+        url = create(c, len(DATA))
+        started = threading.Event()
+        first: dict = {}
+
+        def slow():
+            yield DATA[:65536]
+            started.set()
+            time.sleep(0.8)
+            yield DATA[65536 : 2 * 65536]
+
+        def run() -> None:
+            with koffer.http() as c2:
+                first["status"] = patch(c2, url, 0, slow()).status_code
+
+        writer = threading.Thread(target=run)
+        writer.start()
+        assert started.wait(5)
+        time.sleep(0.2)
+        second = patch(c, url, 0, b"x" * 10)
+        writer.join(10)
+    assert second.status_code == 423
+    assert first["status"] == 204
+    assert koffer.store.get(url.rsplit("/", 1)[-1]).offset == 2 * 65536
