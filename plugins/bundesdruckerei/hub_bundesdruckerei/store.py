@@ -168,11 +168,10 @@ class KofferStore:
 
     def is_revoked(self, name: str, *, max_age: float = 0.25) -> bool:
         """Whether the device was revoked; asked often during an upload, so cached briefly."""
+        cached = self.revoked_cached(name, max_age=max_age)
+        if cached is not None:
+            return cached
         now = time.monotonic()
-        with self._lock:
-            cached = self._revoked_cache.get(name)
-            if cached and now - cached[0] < max_age:
-                return cached[1]
         with self.store.read_engine.connect() as conn:
             row = conn.execute(
                 select(tables.devices.c.revoked_at).where(tables.devices.c.name == name)
@@ -272,7 +271,7 @@ class KofferStore:
         with self.store.engine.begin() as conn:
             conn.execute(insert(tables.uploads).values(**values))
         self.audit(f"device:{device}", "upload_created", f"upload:{upload_id}", purpose)
-        return self.get(upload_id)  # type: ignore[return-value]
+        return Upload(**values, sha256=None, completed_at=None)
 
     def get(self, upload_id: str) -> Upload | None:
         with self.store.read_engine.connect() as conn:

@@ -133,6 +133,32 @@ def make_koffer_config(
 
 
 @pytest.fixture
+def koffer_toml(tmp_path: Path):
+    """Write a minimal koffer hub config as TOML (SQLite, file adapter, the master key from
+    $TEST_KOFFER_MASTER) for commands and ``hub serve`` processes; returns its path."""
+
+    def write(port: int | None = None) -> Path:
+        path = tmp_path / "hub.toml"
+        server = f"[server]\nport = {port}\n" if port else ""
+        path.write_text(f"""{server}
+[store]
+url = "sqlite:///{tmp_path / "hub.db"}"
+[[routes]]
+adapters = ["file"]
+[adapters.file]
+directory = "{tmp_path / "out"}"
+[attachments]
+directory = "{tmp_path / "attachments"}"
+[plugins.bundesdruckerei]
+master_key = "env:TEST_KOFFER_MASTER"
+data_dir = "{tmp_path / "koffer"}"
+""")
+        return path
+
+    return write
+
+
+@pytest.fixture
 def koffer_config():
     """Build a koffer hub config: (tmp_path, receiver_url=None, adapter_tls=None, **plugin)."""
     return make_koffer_config

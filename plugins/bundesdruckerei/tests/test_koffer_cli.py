@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -13,25 +12,8 @@ from hub.core.plugins import PluginManager
 
 
 @pytest.fixture
-def cli(tmp_path: Path, master_key):
-    path = tmp_path / "hub.toml"
-    path.write_text(f"""
-[store]
-url = "sqlite:///{tmp_path / "hub.db"}"
-
-[[routes]]
-adapters = ["file"]
-
-[adapters.file]
-directory = "{tmp_path / "out"}"
-
-[attachments]
-directory = "{tmp_path / "attachments"}"
-
-[plugins.bundesdruckerei]
-master_key = "env:TEST_KOFFER_MASTER"
-data_dir = "{tmp_path / "koffer"}"
-""")
+def cli(master_key, koffer_toml):
+    path = koffer_toml()
     runner = CliRunner()
     plugins = PluginManager()
     group = build_cli(plugins)

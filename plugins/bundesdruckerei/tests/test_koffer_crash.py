@@ -29,24 +29,9 @@ def serve(config: Path, env: dict[str, str]) -> subprocess.Popen:
     )
 
 
-def test_an_acknowledged_offset_survives_kill_9(tmp_path: Path) -> None:
+def test_an_acknowledged_offset_survives_kill_9(tmp_path: Path, koffer_toml) -> None:
     port = free_port()
-    config = tmp_path / "hub.toml"
-    config.write_text(f"""
-[server]
-port = {port}
-[store]
-url = "sqlite:///{tmp_path / "hub.db"}"
-[[routes]]
-adapters = ["file"]
-[adapters.file]
-directory = "{tmp_path / "out"}"
-[attachments]
-directory = "{tmp_path / "attachments"}"
-[plugins.bundesdruckerei]
-master_key = "env:TEST_KOFFER_MASTER"
-data_dir = "{tmp_path / "koffer"}"
-""")
+    config = koffer_toml(port)
     env = {
         **os.environ,
         "TEST_KOFFER_MASTER": base64.b64encode(os.urandom(32)).decode(),

@@ -80,6 +80,10 @@ class SubmissionApi:
             raise ApiProblem(response.status_code, response.text)
         return response
 
+    def jwks(self) -> dict[str, Any]:
+        """The delivery service's own signing keys (they sign the SETs it issues)."""
+        return self.call("GET", "/.well-known/jwks.json").json()
+
     # --- subscriber -------------------------------------------------------------------------
 
     def pending(self, destination_id: str, limit: int = 100) -> list[dict[str, Any]]:

@@ -189,10 +189,7 @@ def peek(token: str) -> tuple[dict[str, Any], dict[str, Any]]:
 
 def read_set(token: str, keys: Any) -> SecurityEvent:
     """Verify a SET (``keys``: one key or a KeySet) and check its shape."""
-    try:
-        header = _b64json(token.split(".")[0])
-    except (ValueError, IndexError, UnicodeDecodeError):
-        raise CryptoRefused("format", "not a compact JWS") from None
+    header, _ = peek(token)
     if header.get("alg") != SET_ALG or header.get("typ") != SET_TYP or not header.get("kid"):
         raise CryptoRefused("set", "a SET needs alg PS512, typ secevent+jwt and a kid")
     try:

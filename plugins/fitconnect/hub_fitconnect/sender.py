@@ -72,13 +72,11 @@ class FitConnectAdapter:
         if s.destination_id:
             return s.destination_id
         try:
-            found = httpx.get(
-                f"{s.routing_api}/v2/routes",
-                params={"leikaKey": leika, "ars": ars},
-                timeout=s.timeout,
-                headers={"User-Agent": "hub"},
+            # The API client's connection pool and User-Agent (the Routing API needs one).
+            found = self.api.http.get(
+                f"{s.routing_api}/v2/routes", params={"leikaKey": leika, "ars": ars}
             )
-            keys = httpx.get(str(s.portal_jwks), timeout=s.timeout).json()
+            keys = self.api.http.get(str(s.portal_jwks)).json()
         except httpx.HTTPError as exc:
             raise hub.TransientError(f"Routing API: {type(exc).__name__}") from exc
         if found.status_code >= 500 or found.status_code == 429:
@@ -234,7 +232,7 @@ def follow(h: Any, api: SubmissionApi) -> int:
         ).all()
     if not open_cases:
         return 0
-    platform = KeySet.import_key_set(api.http.get(f"{api.base_url}/.well-known/jwks.json").json())
+    platform = KeySet.import_key_set(api.jwks())
     decided = 0
     for row in open_cases:
         for token in api.events(row.case_id):

@@ -22,7 +22,7 @@ import structlog
 from joserfc.jwk import KeySet
 from jsonschema import Draft202012Validator
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import insert, select, update
+from sqlalchemy import insert, update
 
 import hub
 from hub.core.config import resolve_secret
@@ -102,8 +102,7 @@ class Destination:
 
     def platform_keys(self, refresh: bool = False) -> KeySet:
         if self._platform_keys is None or refresh:
-            jwks = self.api.http.get(f"{self.api.base_url}/.well-known/jwks.json").json()
-            self._platform_keys = KeySet.import_key_set(jwks)
+            self._platform_keys = KeySet.import_key_set(self.api.jwks())
         return self._platform_keys
 
 
@@ -331,25 +330,20 @@ class Subscriber:
                 counts[outcome] += 1
         return counts
 
-    def _state(self, submission_id: str) -> Any:
-        with self.hub.store.read_engine.connect() as conn:
-            return conn.execute(
-                select(tables.received).where(tables.received.c.submission_id == submission_id)
-            ).first()
-
     def _remember(self, submission_id: str, **values: Any) -> None:
+        """Insert or update the submission's outcome row, in one transaction."""
+        where = tables.received.c.submission_id == submission_id
         with self.hub.store.engine.begin() as conn:
-            if self._state(submission_id) is None:
+            if (
+                conn.execute(
+                    update(tables.received).where(where).values(at=utcnow(), **values)
+                ).rowcount
+                == 0
+            ):
                 conn.execute(
                     insert(tables.received).values(
                         submission_id=submission_id, at=utcnow(), **values
                     )
-                )
-            else:
-                conn.execute(
-                    update(tables.received)
-                    .where(tables.received.c.submission_id == submission_id)
-                    .values(at=utcnow(), **values)
                 )
 
     def handle(self, dest: Destination, submission_id: str, case_id: str) -> str:

@@ -17,11 +17,14 @@ from typing import Any
 
 import hub
 from hub_xmeld.messages import (
+    AGS_LIST_VERSION,
     XMELD_NS,
     Authority,
     Product,
     _code,
+    _name,
     _sub,
+    _teilbekannt,
     identifikation,
     message,
 )
@@ -188,7 +191,7 @@ class CodeListVersions:
     """``listVersionID`` of the code lists whose version the instance must name. Set them to the
     versions the office's Fachverfahren expects (they are published on XRepository)."""
 
-    gemeindeschluessel: str = "2025-07-31"
+    gemeindeschluessel: str = AGS_LIST_VERSION
     staatsangehoerigkeit: str = "2025-02-01"
     staatsgebiet: str = "2025-02-01"
     geschlecht: str = "1"
@@ -230,23 +233,6 @@ def _co_mover(data: dict[str, Any]) -> _Person:
     )
 
 
-def _allgemeiner_name(parent: Any, tag: str, value: str | None) -> None:
-    el = _sub(parent, tag, ns=XMELD_NS)
-    if value:
-        _sub(el, "name", value)
-    else:
-        _sub(el, "nichtVorhanden", "true")
-
-
-def _teilbekannt(parent: Any, tag: str, day: date | str | None, *, ns: str | None) -> None:
-    el = _sub(parent, tag, ns=ns)
-    if day is None:
-        _sub(el, "unbekannt", "true")
-    else:
-        text = day if isinstance(day, str) else day.isoformat()
-        _sub(_sub(el, "teilbekanntesDatum"), "jahrMonatTag", text)
-
-
 def _anschrift_inland(parent: Any, tag: str, address: dict[str, Any], ags: str, v: Any) -> None:
     el = _sub(parent, tag, ns=XMELD_NS)
     _code(el, "gemeindeschluessel", ags, listVersionID=v.gemeindeschluessel)
@@ -278,10 +264,10 @@ def _personendaten(
     pd = _sub(_sub(el, "bestaetigteMeldedaten", ns=x), "personendaten", ns=x)
     name = _sub(pd, "name", ns=x)
     family = _sub(name, "familienname.unstrukturiert", ns=x)
-    _allgemeiner_name(family, "nachname", person.family_name)
+    _name(family, "nachname", person.family_name)
     if person.birth_name:
-        _allgemeiner_name(name, "geburtsname.unstrukturiert", person.birth_name)
-    _allgemeiner_name(_sub(name, "vornamen", ns=x), "vornamen", person.given_names)
+        _name(name, "geburtsname.unstrukturiert", person.birth_name)
+    _name(_sub(name, "vornamen", ns=x), "vornamen", person.given_names)
     birth = _sub(pd, "geburtsangaben", ns=x)
     if person.place_of_birth:
         _sub(birth, "geburtsort", person.place_of_birth, ns=x)

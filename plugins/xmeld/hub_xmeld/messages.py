@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -165,6 +165,16 @@ def _name(parent: Any, tag: str, value: str | None) -> None:
         _sub(el, "nichtVorhanden", "true")
 
 
+def _teilbekannt(parent: Any, tag: str, day: date | str | None, *, ns: str | None) -> None:
+    """``xida:TeilbekanntesDatumMitUnbekannt``: the full date, or ``unbekannt``."""
+    el = _sub(parent, tag, ns=ns)
+    if day is None:
+        _sub(el, "unbekannt", "true")
+    else:
+        text = day if isinstance(day, str) else day.isoformat()
+        _sub(_sub(el, "teilbekanntesDatum"), "jahrMonatTag", text)
+
+
 def identifikation(
     parent: Any,
     record: hub.Record,
@@ -191,13 +201,8 @@ def identifikation(
     ident = _sub(parent, "identifikation", ns=XMELD_NS)
     _name(ident, "familienname.unstrukturiert", applicant.family_name)
     _name(ident, "vornamen", applicant.given_names)
-    geburt = _sub(_sub(ident, "geburt", ns=XMELD_NS), "geburtsdatum", ns=XMELD_NS)
-    if applicant.date_of_birth:
-        _sub(
-            _sub(geburt, "teilbekanntesDatum"), "jahrMonatTag", applicant.date_of_birth.isoformat()
-        )
-    else:
-        _sub(geburt, "unbekannt", "true")
+    geburt = _sub(ident, "geburt", ns=XMELD_NS)
+    _teilbekannt(geburt, "geburtsdatum", applicant.date_of_birth, ns=XMELD_NS)
     anschrift = _sub(ident, "anschrift", ns=XMELD_NS)
     _code(anschrift, "gemeindeschluessel", ags, ns=XMELD_NS, listVersionID=AGS_LIST_VERSION)
     _sub(anschrift, "postleitzahl", postal_code, ns=XMELD_NS)

@@ -99,7 +99,6 @@ def test_anmeldung_from_1704_to_the_meldebestaetigung(chain) -> None:
         r = c.post("/v1/records", json=example())
         assert r.status_code == 202, r.text
         rid = r.json()["id"]
-        # Too early: nothing reached the office yet (or just now) — the API says which.
         assert waits_for(live, rid, "meldebehoerde:continues")
         detail = live.hub.store.get_record(rid).history[-1].detail
         [aktenzeichen] = office.codes
