@@ -1,9 +1,11 @@
-"""Documents added to a record after intake, e.g. the office's PDF confirmation.
+"""Documents that belong to a record: brought with it at intake, or added later (the office's PDF).
 
 Bytes are kept once per content in a directory, named by their SHA-256 (``ab/abcdef…``), written
 through a temporary file that is fsynced and renamed, so a crash never leaves a half file under a
-real name. The metadata row is written only after the bytes are durable; adding the same
-attachment id twice returns the first one (answers fetched again after a crash are harmless).
+real name. The metadata row is written only after the bytes are durable. Files that come with a
+submission are staged first and their rows committed in the record's own transaction, so no
+adapter can lease a record whose documents are not stored yet. Adding the same attachment id
+twice returns the first one (answers fetched again after a crash are harmless).
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import hashlib
 import os
 import tempfile
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
@@ -44,6 +47,28 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
+@dataclass(frozen=True)
+class StagedFile:
+    """Bytes already durable under their hash, waiting for the record that owns them."""
+
+    attachment: Attachment
+    source: str | None = None
+
+    def row(self, record_id: str, added_at: object) -> dict[str, object]:
+        a = self.attachment
+        return {
+            "record_id": record_id,
+            "attachment_id": a.id,
+            "purpose": a.purpose,
+            "media_type": a.media_type,
+            "size": a.size,
+            "sha256": a.sha256,
+            "filename": a.filename,
+            "source": self.source,
+            "added_at": added_at,
+        }
+
+
 class AttachmentStore:
     """Content-addressed attachment files plus their rows in the hub's store."""
 
@@ -53,6 +78,37 @@ class AttachmentStore:
 
     def _path(self, sha256: str) -> Path:
         return self.directory / sha256[:2] / sha256
+
+    def stage(
+        self,
+        attachment_id: str,
+        *,
+        purpose: str,
+        media_type: str,
+        data: bytes | Iterable[bytes],
+        filename: str | None = None,
+        source: str | None = None,
+    ) -> StagedFile:
+        """Write ``data`` durably before the record exists; pass the result to intake
+        (``hub.intake.submit(..., files=[...])``), which commits the row with the record."""
+        Attachment(  # id, purpose, media type checked before touching the disk
+            id=attachment_id,
+            purpose=purpose,
+            media_type=media_type,
+            size=0,
+            sha256="0" * 64,
+            filename=filename,
+        )
+        sha, size = self._write(data)
+        meta = Attachment(
+            id=attachment_id,
+            purpose=purpose,
+            media_type=media_type,
+            size=size,
+            sha256=sha,
+            filename=filename,
+        )
+        return StagedFile(meta, source)
 
     def _write(self, data: bytes | Iterable[bytes]) -> tuple[str, int]:
         self.directory.mkdir(parents=True, exist_ok=True)
@@ -86,17 +142,21 @@ class AttachmentStore:
         media_type: str,
         data: bytes | Iterable[bytes],
         source: str | None = None,
+        filename: str | None = None,
     ) -> Attachment:
-        """Store ``data`` (bytes or an iterable of chunks, streamed) as an attachment of the
-        record. Idempotent by ``attachment_id``: a second add returns the first attachment."""
-        # check id, purpose and media type against the record model before touching the disk
-        Attachment(
-            id=attachment_id, purpose=purpose, media_type=media_type, size=0, sha256="0" * 64
-        )
+        """Store ``data`` (bytes or an iterable of chunks, streamed) as an attachment of an
+        existing record. Idempotent by ``attachment_id``: a second add returns the first."""
         existing = self.get(record_id, attachment_id, missing_ok=True)
         if existing is not None:
             return existing
-        sha, size = self._write(data)
+        staged = self.stage(
+            attachment_id,
+            purpose=purpose,
+            media_type=media_type,
+            data=data,
+            filename=filename,
+            source=source,
+        )
         try:
             with self.store.engine.begin() as conn:
                 if (
@@ -104,26 +164,13 @@ class AttachmentStore:
                     is None
                 ):
                     raise KeyError(record_id)
-                conn.execute(
-                    insert(record_attachments).values(
-                        record_id=record_id,
-                        attachment_id=attachment_id,
-                        purpose=purpose,
-                        media_type=media_type,
-                        size=size,
-                        sha256=sha,
-                        source=source,
-                        added_at=utcnow(),
-                    )
-                )
+                conn.execute(insert(record_attachments).values(staged.row(record_id, utcnow())))
         except IntegrityError:  # a concurrent add of the same id won
             found = self.get(record_id, attachment_id, missing_ok=True)
             if found is None:
                 raise
             return found
-        return Attachment(
-            id=attachment_id, purpose=purpose, media_type=media_type, size=size, sha256=sha
-        )
+        return staged.attachment
 
     def get(
         self, record_id: str, attachment_id: str, *, missing_ok: bool = False
@@ -188,7 +235,8 @@ def _attachment(row: object) -> Attachment:
         media_type=row.media_type,  # type: ignore[attr-defined]
         size=row.size,  # type: ignore[attr-defined]
         sha256=row.sha256,  # type: ignore[attr-defined]
+        filename=row.filename,  # type: ignore[attr-defined]
     )
 
 
-__all__ = ["AttachmentStore", "UnknownAttachment"]
+__all__ = ["AttachmentStore", "StagedFile", "UnknownAttachment"]

@@ -250,7 +250,7 @@ def plugins(state: CliState, as_json: bool) -> None:
 @cli.command()
 @click.pass_obj
 def doctor(state: CliState) -> None:
-    """Check the store and every adapter's configuration and connectivity."""
+    """Check the store, every adapter's configuration and connectivity, and every plugin."""
     import structlog
 
     hub = state.hub
@@ -290,6 +290,8 @@ def doctor(state: CliState) -> None:
             report(f"adapter {name}", False, str(exc))
         except Exception as exc:
             report(f"adapter {name}", False, f"{type(exc).__name__}")
+    for name, ok, text in hub.plugins.health(hub):
+        report(name, ok, text)
     hub.close()
     if failed:
         sys.exit(1)

@@ -152,6 +152,17 @@ def hub_startup(hub: Hub) -> None:
 
 
 @hookspec
+def check_health(hub: Hub) -> list[tuple[str, bool, str]] | None:
+    """Report what ``hub doctor`` should say about this plugin.
+
+    Return a list of ``(name, ok, text)`` — e.g. ``("bundid metadata", False, "file missing")``
+    — or ``None`` when there is nothing to check. Runs after ``hub_startup`` in a one-off
+    process; it may read the store and files and call remote services with short timeouts.
+    ``text`` must not contain personal data or secrets. An exception counts as one failed check.
+    """
+
+
+@hookspec
 def hub_shutdown(hub: Hub) -> None:
     """Called once when the hub stops, after in-flight deliveries have drained."""
 

@@ -13,12 +13,14 @@ import hashlib
 import queue
 import threading
 import uuid
+from collections.abc import Sequence
 from concurrent.futures import Future
 from typing import TYPE_CHECKING, Any
 
 import structlog
 from pydantic import ValidationError
 
+from hub.core.attachments import StagedFile
 from hub.core.context import EnrichContext
 from hub.core.errors import Conflict, FieldProblem, IntakeRejected
 from hub.core.problems import field_problems
@@ -168,8 +170,11 @@ class Intake:
         client: str,
         idempotency_key: str | None = None,
         identity: IdentityClaim | None = None,
+        files: Sequence[StagedFile] = (),
     ) -> NewRecord:
-        """Validate, enrich and route; raises :class:`IntakeRejected`. Touches no storage."""
+        """Validate, enrich and route; raises :class:`IntakeRejected`. Touches no storage
+        (``files`` were staged by :meth:`AttachmentStore.stage`; their rows commit with the
+        record)."""
         if idempotency_key is not None and not 1 <= len(idempotency_key) <= 255:
             raise IntakeRejected.one(
                 "Idempotency-Key", "length", "must be 1 to 255 characters", status_code=400
@@ -200,7 +205,7 @@ class Intake:
             except Exception as exc:
                 raise IntakeRejected(FieldProblem("(record)", "enrichment", str(exc))) from exc
         adapters = self.hub.router.require(record)
-        return NewRecord(record, client, idempotency_key, digest, adapters)
+        return NewRecord(record, client, idempotency_key, digest, adapters, files)
 
     def submit(
         self,
@@ -209,9 +214,13 @@ class Intake:
         client: str,
         idempotency_key: str | None = None,
         identity: IdentityClaim | None = None,
+        files: Sequence[StagedFile] = (),
     ) -> Accepted:
-        """Prepare and durably store a submission; returns once it is committed."""
-        item = self.prepare(sub, client=client, idempotency_key=idempotency_key, identity=identity)
+        """Prepare and durably store a submission; returns once it is committed. ``files``:
+        staged attachments, stored in the same transaction as the record."""
+        item = self.prepare(
+            sub, client=client, idempotency_key=idempotency_key, identity=identity, files=files
+        )
         return self.resolve(self.committer.submit(item).result())
 
     @staticmethod

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import threading
+from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
@@ -72,7 +73,25 @@ class Metrics:
             ["adapter"],
             registry=self.registry,
         )
+        self.rejected = Counter(
+            "hub_submissions_rejected",
+            "Submissions refused at intake, by channel and the first rule broken",
+            ["channel", "rule"],
+            registry=self.registry,
+        )
         self.registry.register(_RecordsByStatus(hub))
+        self._extra: dict[str, Counter] = {}
+        self._lock = threading.Lock()
+
+    def counter(self, name: str, documentation: str, labels: Sequence[str] = ()) -> Counter:
+        """A counter of this hub's registry for plugins, made on first use (same name, same
+        counter): ``hub.metrics.counter("hub_x_total", "...", ["state"]).labels(s).inc()``."""
+        with self._lock:
+            found = self._extra.get(name)
+            if found is None:
+                found = Counter(name, documentation, list(labels), registry=self.registry)
+                self._extra[name] = found
+            return found
 
     def observe_outcomes(self, outcomes: Iterable[Outcome]) -> None:
         now = utcnow()

@@ -192,6 +192,17 @@ class PluginManager:
     def startup(self, hub: Hub) -> None:
         list(self._call_each("hub_startup", hub=hub))
 
+    def health(self, hub: Hub) -> list[tuple[str, bool, str]]:
+        """Every plugin's ``check_health`` results, named ``<plugin>: <check>``."""
+        found: list[tuple[str, bool, str]] = []
+        for plugin_name, fn, argnames in self._each("check_health"):
+            try:
+                results = fn(**{a: {"hub": hub}[a] for a in argnames}) or []
+                found.extend((f"{plugin_name}: {n}", bool(ok), t) for n, ok, t in results)
+            except Exception as exc:
+                found.append((f"{plugin_name}", False, f"check failed: {type(exc).__name__}"))
+        return found
+
     def shutdown(self, hub: Hub) -> None:
         for plugin_name, fn, argnames in self._each("hub_shutdown"):
             try:

@@ -31,6 +31,15 @@ Text = Annotated[
 ]
 
 
+# Keys of Submission.references: "<system>.<name>", e.g. fitconnect.case_id.
+ReferenceName = Annotated[
+    str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,31}\.[a-z][a-z0-9_]{0,63}$")
+]
+Reference = Annotated[
+    str, StringConstraints(min_length=1, max_length=256, pattern=r"^[^\x00-\x1f\x7f]*$")
+]
+
+
 class Channel(StrEnum):
     """How the application reached the municipality."""
 
@@ -130,9 +139,11 @@ class Attachment(_Strict):
 
     id: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_\-.]{1,128}$")]
     purpose: Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,63}$")]
-    media_type: Annotated[str, StringConstraints(pattern=r"^[a-z]+/[A-Za-z0-9.+\-]+$")]
+    # RFC 2045 type/subtype as FIT-Connect's metadata schema allows it (any case, x_ names).
+    media_type: Annotated[str, StringConstraints(max_length=128, pattern=r"^[-\w.]+/[-\w.+]+$")]
     size: Annotated[int, Field(ge=0)]
     sha256: Sha256Hex
+    filename: Text | None = Field(default=None, description="The name it was uploaded with")
 
 
 class Authority(_Strict):
@@ -167,6 +178,11 @@ class Submission(_Strict):
     attachments: list[Attachment] = Field(default_factory=list)
     authority: Authority | None = Field(
         default=None, description="Responsible authority; filled by catalogue enrichers"
+    )
+    references: dict[ReferenceName, Reference] = Field(
+        default_factory=dict,
+        description="The application's ids in other systems, e.g. fitconnect.submission_id",
+        max_length=32,
     )
 
 

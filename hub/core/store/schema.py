@@ -125,5 +125,6 @@ record_attachments = Table(
     Column("sha256", String(64), nullable=False),
     Column("source", String(64)),
     Column("added_at", UtcDateTime(), nullable=False),
+    Column("filename", String(500)),
     Index("ix_record_attachments_sha256", "sha256"),
 )

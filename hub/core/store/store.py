@@ -42,7 +42,14 @@ from hub.core.record import (
     Submission,
     overall_status,
 )
-from hub.core.store.schema import checkpoints, deliveries, history, records, status_reports
+from hub.core.store.schema import (
+    checkpoints,
+    deliveries,
+    history,
+    record_attachments,
+    records,
+    status_reports,
+)
 
 ACTIVE = (RecordStatus.accepted.value, RecordStatus.delivering.value)
 
@@ -60,6 +67,8 @@ class NewRecord:
     idempotency_key: str | None
     body_sha256: str
     adapters: list[str]
+    # Attachment rows (hub.core.attachments.StagedFile) committed with the record.
+    files: Sequence[Any] = ()
 
 
 @dataclass(frozen=True)
@@ -260,7 +269,7 @@ class Store:
                     (r.client, r.idempotency_key): (r.id, r.body_sha256, r.status) for r in rows
                 }
 
-            rec_rows, dlv_rows, hist_rows = [], [], []
+            rec_rows, dlv_rows, hist_rows, file_rows = [], [], [], []
             for pos, item in enumerate(items):
                 key = (item.client, item.idempotency_key) if item.idempotency_key else None
                 if key and key in known:
@@ -301,6 +310,7 @@ class Store:
                             "created_at": now,
                         }
                     )
+                file_rows.extend(f.row(rid, now) for f in item.files)
                 hist_rows.append(
                     {
                         "record_id": rid,
@@ -315,6 +325,8 @@ class Store:
                 conn.execute(insert(records), rec_rows)
                 conn.execute(insert(deliveries), dlv_rows)
                 conn.execute(insert(history), hist_rows)
+                if file_rows:
+                    conn.execute(insert(record_attachments), file_rows)
         return [r for r in results if r is not None]
 
     # --- reading -------------------------------------------------------------------------------

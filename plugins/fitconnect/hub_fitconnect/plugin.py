@@ -12,9 +12,11 @@ from typing import Any
 
 import click
 import structlog
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Depends, Query, Request, Response
 
 import hub
+import hub as hub_pkg
+from hub.core.cli import pass_hub
 from hub.core.problems import problem
 
 log = structlog.get_logger("hub.fitconnect")
@@ -56,6 +58,52 @@ def hub_shutdown(hub: Any) -> None:
     simulator = hub.extensions.pop("fitconnect.simulator", None)
     if simulator is not None:
         simulator.stop()
+
+
+def _outcomes(h: Any, state: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
+    """Recorded subscriber outcomes, newest first; works without a running subscriber."""
+    from sqlalchemy import inspect, select
+
+    from hub_fitconnect import tables
+
+    if not inspect(h.store.read_engine).has_table("fitconnect_received"):
+        return []
+    t = tables.received
+    query = select(t).order_by(t.c.at.desc()).limit(limit)
+    if state:
+        query = query.where(t.c.state == state)
+    with h.store.read_engine.connect() as conn:
+        rows = conn.execute(query).all()
+    return [
+        {
+            "submission_id": r.submission_id,
+            "case_id": r.case_id,
+            "destination_id": r.destination_id,
+            "record_id": r.record_id,
+            "state": r.state,
+            "reason": r.reason,
+            "attempts": r.attempts,
+            "at": r.at.isoformat(),
+            "next_attempt_at": r.next_attempt_at.isoformat() if r.next_attempt_at else None,
+        }
+        for r in rows
+    ]
+
+
+@hub.hookimpl
+def check_health(hub: Any) -> list[tuple[str, bool, str]] | None:
+    """Submissions the subscriber holds back: our configuration refused them (held), the
+    service's event did not verify (unverified) or something unexpected failed."""
+    if "fitconnect_subscriber" not in hub.config.channels:
+        return None
+    waiting: dict[str, int] = {}
+    for row in _outcomes(hub, limit=10_000):
+        if row["state"] in ("held", "unverified", "failed"):
+            waiting[row["state"]] = waiting.get(row["state"], 0) + 1
+    if not waiting:
+        return [("subscriber", True, "no submission held back")]
+    text = ", ".join(f"{n} {state}" for state, n in sorted(waiting.items()))
+    return [("subscriber", False, f"{text}: see `hub fitconnect received --state …`")]
 
 
 @hub.hookimpl
@@ -123,6 +171,15 @@ def register_routes(register: Any, hub: Any) -> None:
         subscriber.wake.set()
         return Response(status_code=204)
 
+    @api.get("/received")
+    def received(
+        state: str | None = None,
+        limit: int = Query(100, ge=1, le=1000),
+        client: Any = Depends(hub_pkg.require_client("admin")),
+    ) -> dict[str, Any]:
+        """What the subscriber did with each submission (ids, state, reason; no content)."""
+        return {"items": _outcomes(hub, state, limit)}
+
     register(api)
 
 
@@ -157,6 +214,25 @@ def register_commands(cli: click.Group) -> None:
                 json.dumps(crypto.public_jwk(private))
             )
             click.echo(f"{path} (kid {private['kid']})")
+
+    @fitconnect.command("received")
+    @click.option(
+        "--state", "wanted", help="stored, accepted, rejected, held, unverified, failed"
+    )
+    @click.option("--limit", default=100, show_default=True, type=int)
+    @click.option("--json", "as_json", is_flag=True)
+    @pass_hub
+    def received(h: Any, wanted: str | None, limit: int, as_json: bool) -> None:
+        """What the subscriber did with each submission, newest first."""
+        rows = _outcomes(h, wanted, limit)
+        if as_json:
+            click.echo(json.dumps(rows, indent=2))
+            return
+        for r in rows:
+            click.echo(
+                f"{r['at']}  {r['state']:<10} {r['submission_id']}  case {r['case_id']}  "
+                f"attempts {r['attempts']}  {r['reason'] or ''}".rstrip()
+            )
 
     @fitconnect.command("simulator")
     @click.option("--host", default="127.0.0.1", show_default=True)

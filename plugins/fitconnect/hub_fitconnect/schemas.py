@@ -12,7 +12,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from jsonschema import Draft202012Validator
+from jsonschema import Draft202012Validator, ValidationError
 
 ENV = "HUB_FITCONNECT_SCHEMA_DIR"
 VERSION = re.compile(
@@ -39,7 +39,25 @@ def _validator(directory: Path, version: str) -> Draft202012Validator | None:
     path = directory / f"metadata.schema.v{version}.json"
     if not path.is_file():
         return None
-    return Draft202012Validator(json.loads(path.read_text(encoding="utf-8")))
+    return validator(json.loads(path.read_text(encoding="utf-8")))
+
+
+def validator(schema: dict[str, Any]) -> Draft202012Validator:
+    """A 2020-12 validator that also checks ``format`` (uuid, date, email, …)."""
+    return Draft202012Validator(schema, format_checker=Draft202012Validator.FORMAT_CHECKER)
+
+
+def describe(error: ValidationError) -> str:
+    """Where and which rule, never the value: reasons travel in unencrypted events and logs.
+
+    ``jsonschema``'s own messages quote the offending value (``'deutsch' does not match …``)."""
+    where = "/".join(map(str, error.absolute_path)) or "(root)"
+    if error.validator == "required" and isinstance(error.instance, dict):
+        missing = [p for p in error.validator_value if p not in error.instance]
+        return f"{where}: required property {', '.join(map(str, missing))} is missing"
+    if error.validator == "additionalProperties" and isinstance(error.instance, dict):
+        return f"{where}: properties not allowed here"
+    return f"{where}: violates {error.validator}"
 
 
 def problems(metadata: Any, directory: Path | None = None) -> list[str]:
@@ -49,13 +67,11 @@ def problems(metadata: Any, directory: Path | None = None) -> list[str]:
     found = VERSION.match(str(metadata.get("$schema", "")))
     if not found:
         return ["$schema: not a FIT-Connect metadata schema URI"]
-    validator = _validator((directory or default_dir()).resolve(), found.group(1))
-    if validator is None:
+    checker = _validator((directory or default_dir()).resolve(), found.group(1))
+    if checker is None:
         return [f"$schema: metadata version {found.group(1)} is not supported here"]
-    return [
-        f"{'/'.join(map(str, e.absolute_path)) or '(root)'}: {e.message[:200]}"
-        for e in sorted(validator.iter_errors(metadata), key=lambda e: list(e.absolute_path))
-    ][:10]
+    errors = sorted(checker.iter_errors(metadata), key=lambda e: list(map(str, e.absolute_path)))
+    return [describe(e) for e in errors][:10]
 
 
-__all__ = ["CURRENT", "ENV", "default_dir", "problems", "schema_uri"]
+__all__ = ["CURRENT", "ENV", "default_dir", "describe", "problems", "schema_uri", "validator"]

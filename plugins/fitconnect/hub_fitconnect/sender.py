@@ -152,10 +152,14 @@ class FitConnectAdapter:
             described.append(
                 {
                     "hash": {"type": "sha512", "content": crypto.sha512(content)},
-                    "purpose": "attachment",
+                    # FIT-Connect knows these purposes; the hub's own (e.g. "photo") travel
+                    # as what a citizen uploads.
+                    "purpose": attachment.purpose
+                    if attachment.purpose in ("form", "attachment", "report", "data")
+                    else "attachment",
                     "mimeType": attachment.media_type,
                     "attachmentId": ids[attachment.id],
-                    "filename": attachment.id,
+                    "filename": attachment.filename or attachment.id,
                 }
             )
         # The data is the application's form data, which the announced schema describes.

@@ -133,9 +133,14 @@ class FitConnectSimulator:
         self.destinations[destination_id] = d
         return d
 
-    def fail_next(self, method: str, path_prefix: str, status: int, times: int = 1) -> None:
+    def fail_next(
+        self, method: str, path_prefix: str, status: int, times: int = 1, *, after: bool = False
+    ) -> None:
+        """Answer the next matching requests with ``status``; ``after``: do the work first and
+        lose the answer (the client cannot know that it worked)."""
         with self._lock:
-            self._faults.setdefault(f"{method} {path_prefix}", []).extend([status] * times)
+            key = f"{'after ' if after else ''}{method} {path_prefix}"
+            self._faults.setdefault(key, []).extend([status] * times)
 
     # --- HTTP ---------------------------------------------------------------------------------
 
@@ -161,10 +166,12 @@ class FitConnectSimulator:
             ]
         )
 
-    def _fault(self, request: Request) -> Response | None:
+    def _fault(self, request: Request, *, after: bool = False) -> Response | None:
         with self._lock:
             for key, queue in self._faults.items():
-                method, _, prefix = key.partition(" ")
+                if key.startswith("after ") != after:
+                    continue
+                method, _, prefix = key.removeprefix("after ").partition(" ")
                 if request.method == method and request.url.path.startswith(prefix) and queue:
                     return _problem(queue.pop(0), "technical-error", "injected by the test")
         return None
@@ -313,7 +320,15 @@ class FitConnectSimulator:
             body.get("encryptedData"),
             "submitted",
         )
-        self._platform_event(s, "submit-submission", {})
+        # The service signs the authentication tags of what was submitted (FIT-Connect's
+        # submit-submission event), so a subscriber can tell if anything was swapped later.
+        tags: dict[str, Any] = {
+            "metadata": crypto.authentication_tag(s.metadata),
+            "attachments": {a: crypto.authentication_tag(t) for a, t in s.attachments.items()},
+        }
+        if s.data:
+            tags["data"] = crypto.authentication_tag(s.data)
+        self._platform_event(s, "submit-submission", {"authenticationTags": tags})
         self._callback(s, "new-submissions")
         return JSONResponse({"submissionId": s.id, "caseId": s.case_id}, status_code=202)
 
@@ -471,7 +486,7 @@ class FitConnectSimulator:
         with self._lock:
             self.events[case].append(token)
             s.state = "accepted" if event.event == "accept-submission" else "rejected"
-        return Response(status_code=204)
+        return self._fault(request, after=True) or Response(status_code=204)
 
     async def routes(self, request: Request) -> Response:
         leika, ars = request.query_params.get("leikaKey", ""), request.query_params.get("ars", "")

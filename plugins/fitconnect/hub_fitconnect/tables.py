@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Column, MetaData, String, Table, Text
+from sqlalchemy import Column, Integer, MetaData, String, Table, Text
 
 from hub.core.store.migrate import upgrade
 from hub.core.store.schema import UtcDateTime
@@ -20,9 +20,12 @@ received = Table(
     Column("destination_id", String(36)),
     Column("case_id", String(36)),
     Column("record_id", String(36)),
-    Column("state", String(16), nullable=False),  # stored, accepted, rejected
-    Column("reason", Text),
+    # stored, accepted, rejected; tried again later: unverified, held (our configuration), failed
+    Column("state", String(16), nullable=False),
+    Column("reason", Text),  # field and rule names only, never the applicant's values
     Column("at", UtcDateTime(), nullable=False),
+    Column("attempts", Integer, nullable=False, server_default="0"),
+    Column("next_attempt_at", UtcDateTime()),
 )
 
 

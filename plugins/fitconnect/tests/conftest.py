@@ -31,9 +31,28 @@ DATA_SCHEMA = {
     "required": ["betrieb", "antragsteller"],
     "properties": {
         "betrieb": {"type": "object", "required": ["name"]},
-        "antragsteller": {"type": "object", "required": ["nachname"]},
+        "antragsteller": {
+            "type": "object",
+            "required": ["nachname"],
+            "properties": {
+                "nachname": {"type": "string"},
+                "staatsangehoerigkeit": {"type": "string", "pattern": "^[A-Z]{3}$"},
+                "geburtsdatum": {"type": "string", "format": "date"},
+            },
+        },
     },
 }
+XML_SCHEMA_URI = "urn:example:gewerbe:xml:1.0"
+XSD = b"""<?xml version="1.0" encoding="UTF-8"?>
+<xs:schema xmlns:xs="http://www.w3.org/2001/XMLSchema" targetNamespace="urn:example:gewerbe"
+           xmlns="urn:example:gewerbe" elementFormDefault="qualified">
+  <xs:element name="gewerbeanmeldung">
+    <xs:complexType><xs:sequence>
+      <xs:element name="betrieb" type="xs:string"/>
+      <xs:element name="nachname" type="xs:string"/>
+    </xs:sequence></xs:complexType>
+  </xs:element>
+</xs:schema>"""
 SUB_CLIENT, SEND_CLIENT, SECRET = "subscriber-1", "sender-1", "s3cret-client-secret-0123456789"
 CALLBACK_SECRET = "callback-secret-of-at-least-32-characters"
 
@@ -101,6 +120,7 @@ def subscriber_settings(sim_url: str, tmp_path: Path, keys: dict, monkeypatch) -
     (tmp_path / "enc.jwk").write_text(json.dumps(keys["enc"]))
     (tmp_path / "sig.jwk").write_text(json.dumps(keys["sig"]))
     (tmp_path / "data.schema.json").write_text(json.dumps(DATA_SCHEMA))
+    (tmp_path / "data.xsd").write_bytes(XSD)
     monkeypatch.setenv("TEST_FC_SECRET", SECRET)
     monkeypatch.setenv("TEST_FC_CALLBACK", CALLBACK_SECRET)
     return {
@@ -116,7 +136,10 @@ def subscriber_settings(sim_url: str, tmp_path: Path, keys: dict, monkeypatch) -
                 "signing_key": f"file:{tmp_path / 'sig.jwk'}",
                 "callback_secret": "env:TEST_FC_CALLBACK",
                 "ars": ARS,
-                "data_schemas": {SCHEMA_URI: str(tmp_path / "data.schema.json")},
+                "data_schemas": {
+                    SCHEMA_URI: str(tmp_path / "data.schema.json"),
+                    XML_SCHEMA_URI: str(tmp_path / "data.xsd"),
+                },
                 "applicant": {
                     "family_name": "/antragsteller/nachname",
                     "given_names": "/antragsteller/vorname",
@@ -154,7 +177,11 @@ def send():
         tamper: str | None = None,
         schema_uri: str = SCHEMA_URI,
         metadata_extra: dict | None = None,
+        described_as: dict[str, dict] | None = None,
+        body: bytes | None = None,
     ) -> dict[str, str]:
+        """``described_as``: per attachment name, metadata fields to state instead of ours
+        (mimeType, purpose, attachmentId); ``body``: raw Fachdaten (XML) instead of JSON."""
         api = sim.api()
         dest = api.destination(DEST)
         key = crypto.check_encryption_key(api.key(DEST, dest["encryptionKid"]))
@@ -162,7 +189,11 @@ def send():
             other = crypto.new_key_pair(dest["encryptionKid"], use="enc", bits=2048)
             key = crypto.load_key(crypto.public_jwk(other))
         attachments = attachments or {}
-        ids = {name: str(uuid.uuid4()) for name in attachments}
+        described_as = described_as or {}
+        ids = {
+            name: described_as.get(name, {}).get("attachmentId", str(uuid.uuid4()))
+            for name in attachments
+        }
         created = api.create(
             {
                 "destinationId": DEST,
@@ -188,16 +219,19 @@ def send():
                     "mimeType": "application/pdf",
                     "attachmentId": ids[name],
                     "filename": name,
+                    **described_as.get(name, {}),
                 }
             )
-        body = json.dumps(
-            data
-            if data is not None
-            else {
-                "betrieb": {"name": "Bäckerei Ørsted & Söhne"},
-                "antragsteller": {"nachname": "Ørsted", "vorname": "Jürgen"},
-            }
-        ).encode()
+        if body is None:
+            body = json.dumps(
+                data
+                if data is not None
+                else {
+                    "betrieb": {"name": "Bäckerei Ørsted & Söhne"},
+                    "antragsteller": {"nachname": "Ørsted", "vorname": "Jürgen"},
+                }
+            ).encode()
+        mime = "application/xml" if schema_uri == XML_SCHEMA_URI else "application/json"
         metadata = {
             "$schema": schemas.schema_uri(),
             "contentStructure": {
@@ -206,7 +240,7 @@ def send():
                         "type": "sha512",
                         "content": crypto.sha512(body + (b"x" if tamper == "data_hash" else b"")),
                     },
-                    "submissionSchema": {"schemaUri": schema_uri, "mimeType": "application/json"},
+                    "submissionSchema": {"schemaUri": schema_uri, "mimeType": mime},
                 },
                 "attachments": described,
             },
@@ -220,7 +254,7 @@ def send():
                 "encryptedMetadata": crypto.encrypt(
                     json.dumps(metadata).encode(), key, cty="application/json"
                 ),
-                "encryptedData": crypto.encrypt(body, key, cty="application/json"),
+                "encryptedData": crypto.encrypt(body, key, cty=mime),
             },
         )
         return created

@@ -38,7 +38,7 @@ def test_a_submission_becomes_a_record_and_is_accepted(simulator, subscriber, se
     h, channel = subscriber
     pdf = b"%PDF-1.7 Gewerbeanmeldung " + bytes(range(256)) * 1200  # 300 KB: beyond 64 KB
     created = send(simulator, attachments={"nachweis.pdf": pdf})
-    assert channel.poll() == {"accepted": 1, "rejected": 0, "failed": 0}
+    assert channel.poll() == {"accepted": 1, "rejected": 0, "held": 0, "failed": 0}
     [row] = records(h)
     record = h.store.get_record(row.id)
     assert record.service.leika_key == "99050012104000"
@@ -54,7 +54,12 @@ def test_a_submission_becomes_a_record_and_is_accepted(simulator, subscriber, se
     tags = event.payload["authenticationTags"]
     assert set(tags) == {"metadata", "data", "attachments"} and len(tags["attachments"]) == 1
     assert simulator.sim.submissions[created["submissionId"]].state == "accepted"
-    assert channel.poll() == {"accepted": 0, "rejected": 0, "failed": 0}  # nothing waits now
+    assert channel.poll() == {
+        "accepted": 0,
+        "rejected": 0,
+        "held": 0,
+        "failed": 0,
+    }  # nothing waits now
 
 
 def test_seen_twice_after_a_crash_it_is_still_one_record(simulator, subscriber, send):
@@ -82,7 +87,7 @@ def test_bad_submissions_are_rejected_with_problems(
 ):
     h, channel = subscriber
     created = send(simulator, attachments={"a.pdf": b"%PDF-1.4 x"}, tamper=tamper)
-    assert channel.poll() == {"accepted": 0, "rejected": 1, "failed": 0}
+    assert channel.poll() == {"accepted": 0, "rejected": 1, "held": 0, "failed": 0}
     assert records(h) == []
     event = last_event(simulator, created["caseId"], keys)
     assert event.event == "reject-submission"
@@ -128,7 +133,7 @@ def test_a_submission_without_a_genuine_service_event_is_not_taken(simulator, su
     send(simulator)
     # Someone else's key now signs for the service: the recorded submit event no longer verifies.
     simulator.sim.key = RSAKey.generate_key(2048, parameters={"kid": "platform-1"})
-    assert channel.poll() == {"accepted": 0, "rejected": 0, "failed": 1}
+    assert channel.poll() == {"accepted": 0, "rejected": 0, "held": 0, "failed": 1}
     assert records(h) == []
 
 
