@@ -49,6 +49,14 @@ class DeliveryContext:
         self.hub.store.checkpoint_put(self.record_id, self.adapter, name, result)
         return result
 
+    def done(self, name: str) -> bool:
+        """Whether step ``name`` completed before this call (on this or an earlier attempt).
+
+        Ask this, not :attr:`attempt`, to decide whether a side effect may already have
+        happened: after a crash, a taken-over lease or ``hub retry`` the attempt number says
+        nothing about which steps ran."""
+        return self.hub.store.checkpoint_get(self.record_id, self.adapter, name)[0]
+
     def report_status(self, status: str, detail: str | None = None) -> None:
         """Record a status the backend reported (e.g. ``in_bearbeitung``) in the history."""
         self.hub.report_status(self.record_id, status, detail, adapter=self.adapter)

@@ -289,12 +289,15 @@ def send_once(
 ) -> str:
     """Send a message at most once across retries and crashes; returns its XTA MessageID.
 
-    The MessageID is checkpointed before sending. On a retry the gateway's transport report
-    decides: a message it knows went out already (nothing is sent again); ``UnknownMessage``
-    means the earlier attempt never arrived, so it is sent now under the same MessageID.
+    The MessageID is checkpointed before sending. When that checkpoint existed before this call
+    (a retry, a lease taken over after kill -9, ``hub retry`` of a dead letter) the gateway's
+    transport report decides: a message it knows went out already (nothing is sent again);
+    ``UnknownMessage`` means the earlier attempt never arrived, so it is sent now under the same
+    MessageID. The attempt number is no guide: it starts again at 1 after ``hub retry``.
     """
+    resumed = ctx.done("xta_message_id")
     message_id = ctx.step("xta_message_id", client.create_message_id)
-    if ctx.attempt > 1:
+    if resumed:
         try:
             client.transport_report(message_id)
             ctx.log.info("xta_already_sent")

@@ -96,6 +96,9 @@ class XtaGateway:
     accounts: set[str] = field(default_factory=set)
     identity: str = "hub-xta-simulator"
     delay: float = 0.0
+    # Seconds to wait *after* an operation took effect before answering (by operation name):
+    # the client may die or time out although the gateway has the message.
+    slow_answers: dict[str, float] = field(default_factory=dict)
     issued: set[str] = field(default_factory=set)
     messages: dict[str, StoredMessage] = field(default_factory=dict)
     mailboxes: dict[str, list[str]] = field(default_factory=dict)
@@ -145,6 +148,8 @@ class XtaGateway:
             return _fault(fault)
         except XmlRejected as exc:
             return _fault(SoapFault("ParameterIsNotValid", str(exc)))
+        if self.slow_answers.get(operation):
+            await asyncio.sleep(self.slow_answers[operation])
         if isinstance(result, tuple):
             return _envelope(result[1], headers=result[0])
         return _envelope(result)
