@@ -93,10 +93,9 @@ class _RowSteps:
     row: Any
     log: Any = log
 
-    @property
-    def attempt(self) -> int:
+    def done(self, name: str) -> bool:
         # A stored MessageID means an earlier try may have sent it: let the report decide.
-        return max(2, self.row.attempts + 1) if self.row.xta_message_id else 1
+        return bool(self.row.xta_message_id)
 
     def step(self, name: str, fn: Any) -> Any:
         if self.row.xta_message_id:
