@@ -246,7 +246,7 @@ def create_app(hub: Hub) -> FastAPI:
     def dead_letters(
         client: ClientConfig = admin, limit: Annotated[int, Query(ge=1, le=1000)] = 100
     ) -> dict[str, Any]:
-        return {"items": hub.store.dead_letters(limit)}
+        return {"items": hub.store.dead_letters(limit, ars_patterns=client.municipalities)}
 
     @app.get("/livez", include_in_schema=False)
     def livez() -> dict[str, str]:

@@ -23,6 +23,7 @@ from pydantic import ValidationError
 from hub.core.attachments import StagedFile
 from hub.core.context import EnrichContext
 from hub.core.errors import Conflict, FieldProblem, IntakeRejected
+from hub.core.jsonbody import non_finite
 from hub.core.problems import field_problems
 from hub.core.record import Applicant, Record, RecordStatus, Submission
 from hub.core.registry import IdentityClaim
@@ -179,6 +180,8 @@ class Intake:
             raise IntakeRejected.one(
                 "Idempotency-Key", "length", "must be 1 to 255 characters", status_code=400
             )
+        if sub.payload and (bad := non_finite(sub.payload, "payload")) is not None:
+            raise IntakeRejected(bad, status_code=400)
         digest = body_digest(sub)
         problems = self.hub.registry.payload_schemas.problems(sub.service.leika_key, sub.payload)
         if problems:

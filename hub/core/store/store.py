@@ -158,6 +158,18 @@ def _keys_of(items: Sequence[NewRecord]) -> Any:
     )
 
 
+def _visible_to(query: Any, ars_patterns: Iterable[str]) -> Any:
+    """Restrict a query over ``records`` to ARS patterns (``05111*``, an exact ARS, or ``*``)."""
+    patterns = list(ars_patterns)
+    if "*" in patterns:
+        return query
+    conds = [
+        records.c.ars.like(p[:-1] + "%") if p.endswith("*") else records.c.ars == p
+        for p in patterns
+    ]
+    return query.where(or_(*conds)) if conds else query.where(text("1=0"))
+
+
 def _sqlite_file(url: str) -> Path | None:
     parsed = make_url(url)
     if (
@@ -394,13 +406,7 @@ class Store:
         )
         if status:
             query = query.where(records.c.status == status)
-        patterns = list(ars_patterns)
-        if "*" not in patterns:
-            conds = [
-                records.c.ars.like(p[:-1] + "%") if p.endswith("*") else records.c.ars == p
-                for p in patterns
-            ]
-            query = query.where(or_(*conds)) if conds else query.where(text("1=0"))
+        query = _visible_to(query, ars_patterns)
         if before:
             at, rid = before
             query = query.where(
@@ -422,20 +428,28 @@ class Store:
             rows = conn.execute(select(records.c.status, func.count()).group_by(records.c.status))
             return {status: n for status, n in rows}
 
-    def dead_letters(self, limit: int = 100) -> list[dict[str, Any]]:
+    def dead_letters(
+        self, limit: int = 100, *, ars_patterns: Iterable[str] = ("*",)
+    ) -> list[dict[str, Any]]:
+        """Dead-lettered deliveries of records in ``ars_patterns`` (a client's municipalities)."""
+        query = (
+            select(
+                deliveries.c.record_id,
+                deliveries.c.adapter,
+                deliveries.c.attempts,
+                deliveries.c.last_error,
+                deliveries.c.next_attempt_at,
+            )
+            .where(deliveries.c.status == RecordStatus.dead_letter.value)
+            .order_by(deliveries.c.id.desc())
+            .limit(limit)
+        )
+        if "*" not in ars_patterns:
+            query = _visible_to(
+                query.join(records, records.c.id == deliveries.c.record_id), ars_patterns
+            )
         with self.read_engine.connect() as conn:
-            rows = conn.execute(
-                select(
-                    deliveries.c.record_id,
-                    deliveries.c.adapter,
-                    deliveries.c.attempts,
-                    deliveries.c.last_error,
-                    deliveries.c.next_attempt_at,
-                )
-                .where(deliveries.c.status == RecordStatus.dead_letter.value)
-                .order_by(deliveries.c.id.desc())
-                .limit(limit)
-            ).all()
+            rows = conn.execute(query).all()
         return [
             {
                 "record_id": r.record_id,

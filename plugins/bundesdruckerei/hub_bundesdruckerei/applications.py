@@ -11,7 +11,6 @@ its purpose requires (photo, two fingerprints, signature), judged by its bytes.
 from __future__ import annotations
 
 import io
-import json
 from collections import Counter
 from typing import Any
 
@@ -21,6 +20,7 @@ from pydantic import ValidationError
 
 import hub
 from hub.core.errors import FieldProblem, IntakeRejected
+from hub.core.jsonbody import parse_json_object
 from hub.core.problems import field_problems, from_rejection, problem
 from hub_bundesdruckerei import checks
 from hub_bundesdruckerei.store import KofferStore
@@ -42,15 +42,27 @@ def _problem(index: int, attachment: hub.Attachment, rule: str, message: str) ->
 
 
 def check(record: hub.Record, ctx: hub.EnrichContext, store: KofferStore) -> None:
-    """Enricher: a koffer's passport/ID-card application must stand on complete, intact,
-    genuine uploads of the submitting device."""
-    if record.channel.value != "koffer" or not is_identity_document(record):
+    """Enricher: what a device submits may reference its own uploads only (whatever the
+    service); a passport/ID-card application must also stand on complete, intact, genuine
+    uploads of the submitting device."""
+    if record.channel.value != "koffer":
         return
     if not ctx.client.startswith(DEVICE_CLIENT):
-        raise IntakeRejected.one(
-            "channel", "device", "koffer applications come from a registered device"
-        )
+        if is_identity_document(record):
+            raise IntakeRejected.one(
+                "channel", "device", "koffer applications come from a registered device"
+            )
+        return
     device = ctx.client[len(DEVICE_CLIENT) :]
+    if not is_identity_document(record):
+        foreign = [
+            _problem(i, a, "upload", "no such upload of this device")
+            for i, a in enumerate(record.attachments)
+            if (upload := store.get(a.id)) is None or upload.device != device
+        ]
+        if foreign:
+            raise IntakeRejected(foreign)
+        return
     problems: list[FieldProblem] = []
     counts = Counter(a.purpose for a in record.attachments)
     for purpose, needed in REQUIRED.items():
@@ -159,20 +171,20 @@ def router(h: Any, state: Any) -> APIRouter:
         if len(body) > h.config.server.max_body_bytes:
             return problem(413, "Too large", "the application is too large", kind="too-large")
         try:
-            data = json.loads(body)
-            if not isinstance(data, dict):
-                raise ValueError("not an object")
-        except ValueError:
-            return problem(400, "Bad request", "the body is not a JSON object", kind="bad-request")
-        data["channel"] = "koffer"
-        location = dict(data.get("location") or {})
-        if location.get("device_id") not in (None, device.name):
+            data = parse_json_object(body)
+            data["channel"] = "koffer"
+            sub = hub.Submission.model_validate(data)
+        except IntakeRejected as exc:
+            return from_rejection(exc)
+        except ValidationError as exc:
+            return from_rejection(IntakeRejected(field_problems(exc.errors())))
+        location = sub.location or hub.Location()
+        if location.device_id not in (None, device.name):
             return from_rejection(
                 IntakeRejected.one("location.device_id", "device", "must name the calling device")
             )
-        location["device_id"] = device.name
-        data["location"] = location
-        if (data.get("municipality") or {}).get("ars") != device.municipality:
+        sub.location = location.model_copy(update={"device_id": device.name})
+        if sub.municipality.ars != device.municipality:
             return from_rejection(
                 IntakeRejected.one(
                     "municipality.ars",
@@ -181,10 +193,6 @@ def router(h: Any, state: Any) -> APIRouter:
                     status_code=403,
                 )
             )
-        try:
-            sub = hub.Submission.model_validate(data)
-        except ValidationError as exc:
-            return from_rejection(IntakeRejected(field_problems(exc.errors())))
         key = request.headers.get("idempotency-key")
 
         def accept() -> Any:
@@ -196,7 +204,7 @@ def router(h: Any, state: Any) -> APIRouter:
             return from_rejection(exc)
         for attachment in sub.attachments[:1]:  # one case per application (the enricher checked)
             upload = await anyio.to_thread.run_sync(store.get, attachment.id)
-            if upload is not None:
+            if upload is not None and upload.device == device.name:  # checked at intake too
                 await anyio.to_thread.run_sync(
                     store.bind_record, upload.case_id, accepted.record_id
                 )

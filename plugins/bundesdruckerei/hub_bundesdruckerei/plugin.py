@@ -109,10 +109,12 @@ def register_enrichers(register: Any) -> None:
     from hub_bundesdruckerei.applications import check, is_identity_document
 
     def enrich(record: hub.Record, ctx: hub.EnrichContext) -> None:
-        if record.channel.value != "koffer" or not is_identity_document(record):
+        if record.channel.value != "koffer":
             return
         st = state(ctx.hub)
         if st is None:
+            if not is_identity_document(record):
+                return
             raise hub.IntakeRejected.one(
                 "channel", "configured", f"koffer applications need [plugins.{NAME}]"
             )

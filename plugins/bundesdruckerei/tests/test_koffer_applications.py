@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import json
 
 import pytest
 
@@ -149,3 +150,68 @@ def test_other_clients_cannot_pass_off_a_koffer_application(koffer, images, port
     with koffer.live.client(portal_token) as c:  # a portal client, not a device
         r = c.post("/v1/records", json=body)
     assert r.status_code == 422 and r.json()["errors"][0]["rule"] == "device"
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "field", "rule"),
+    [
+        ({"municipality": "x"}, 422, "municipality", "model_type"),
+        ({"location": [1, 2]}, 422, "location", "model_type"),
+        ({"payload": {"n": float("nan")}}, 400, "(body)", "json_finite_number"),
+    ],
+)
+def test_wrong_types_get_field_and_rule_not_a_500(koffer, images, body, status, field, rule):
+    application = {**koffer.application(CASE, images), **body}
+    with koffer.http() as c:
+        r = c.post(
+            "/v1/koffer/applications",
+            content=json.dumps(application),  # NaN as Python writes it
+            headers={"Content-Type": "application/json"},
+        )
+    assert r.status_code == status, r.text
+    assert {"field": field, "rule": rule} in [
+        {"field": e["field"], "rule": e["rule"]} for e in r.json()["errors"]
+    ]
+    assert koffer.hub.store.list_records() == []
+
+
+def test_deep_nesting_and_non_objects_are_bad_requests(koffer) -> None:
+    with koffer.http() as c:
+        deep = c.post(
+            "/v1/koffer/applications",
+            content="[" * 100_000 + "]" * 100_000,
+            headers={"Content-Type": "application/json"},
+        )
+        listed = c.post("/v1/koffer/applications", json=[1, 2])
+    assert deep.status_code == 400 and deep.json()["errors"][0]["field"] == "(body)"
+    assert listed.status_code == 400 and listed.json()["errors"][0]["rule"] == "type"
+
+
+def test_a_device_cannot_bind_another_devices_upload_whatever_the_service(koffer, images):
+    # Another municipality's koffer uploads a photo of its case ...
+    theirs = koffer.store.register("koffer-dortmund", "059130000000")
+    other = type(koffer)(koffer.live, theirs)
+    foreign = other.upload(images["photo"], "photo", "case-dortmund-1")
+    # ... and our device names it in an application for a service without identity checks.
+    body = {
+        "service": {"leika_key": "99050012104000"},
+        "municipality": {"ars": ARS},
+        "attachments": [
+            {
+                "id": foreign,
+                "purpose": "photo",
+                "media_type": "image/jpeg",
+                "size": len(images["photo"]),
+                "sha256": hashlib.sha256(images["photo"]).hexdigest(),
+            }
+        ],
+    }
+    r = post(koffer, body)
+    assert r.status_code == 422, r.text
+    assert r.json()["errors"][0] == {
+        "field": "attachments[0]",
+        "rule": "upload",
+        "message": f"photo {foreign}: no such upload of this device",
+    }
+    assert koffer.hub.store.list_records() == []
+    assert koffer.store.record_of_case(koffer.store.get(foreign).case_id) is None

@@ -17,7 +17,8 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 import hub
 import hub as hub_pkg
 from hub.core.cli import pass_hub
-from hub.core.problems import problem
+from hub.core.jsonbody import parse_json_object
+from hub.core.problems import from_rejection, problem
 
 log = structlog.get_logger("hub.fitconnect")
 CALLBACK_WINDOW = 300  # seconds: FIT-Connect callbacks older than this are replays
@@ -157,10 +158,16 @@ def register_routes(register: Any, hub: Any) -> None:
             log.warning("fitconnect_callback_refused")
             return problem(401, "Unauthorized", "callback not authentic", kind="unauthorized")
         try:
-            notice = json.loads(body)
+            notice = parse_json_object(body)
             listed = {s.get("destinationId") for s in notice.get("submissions") or []}
-        except (ValueError, AttributeError):
-            return problem(400, "Bad request", "not a callback body", kind="bad-request")
+        except hub_pkg.IntakeRejected as exc:
+            return from_rejection(exc)
+        except (TypeError, AttributeError):
+            return from_rejection(
+                hub_pkg.IntakeRejected.one(
+                    "submissions", "type", "a list of submission objects", status_code=400
+                )
+            )
         if listed - {dest.id}:
             return problem(
                 422,
@@ -177,8 +184,16 @@ def register_routes(register: Any, hub: Any) -> None:
         limit: int = Query(100, ge=1, le=1000),
         client: Any = Depends(hub_pkg.require_client("admin")),
     ) -> dict[str, Any]:
-        """What the subscriber did with each submission (ids, state, reason; no content)."""
-        return {"items": _outcomes(hub, state, limit)}
+        """What the subscriber did with each submission (ids, state, reason; no content), for
+        the destinations of the caller's municipalities."""
+        from hub.core.auth import may_act_for
+
+        configured = hub.config.channels.get("fitconnect_subscriber", {}).get("destinations", [])
+        mine = {
+            d.get("destination_id") for d in configured if may_act_for(client, d.get("ars", ""))
+        }
+        rows = [r for r in _outcomes(hub, state, 10_000) if r["destination_id"] in mine]
+        return {"items": rows[:limit]}
 
     register(api)
 
@@ -216,9 +231,7 @@ def register_commands(cli: click.Group) -> None:
             click.echo(f"{path} (kid {private['kid']})")
 
     @fitconnect.command("received")
-    @click.option(
-        "--state", "wanted", help="stored, accepted, rejected, held, unverified, failed"
-    )
+    @click.option("--state", "wanted", help="stored, accepted, rejected, held, unverified, failed")
     @click.option("--limit", default=100, show_default=True, type=int)
     @click.option("--json", "as_json", is_flag=True)
     @pass_hub
