@@ -92,8 +92,106 @@ def _parse_cursor(cursor: str) -> tuple[datetime, str]:
         ) from None
 
 
+PROBLEM_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "description": "RFC 9457 problem details; ``errors`` names each field and rule broken",
+    "required": ["type", "title", "status"],
+    "properties": {
+        "type": {"type": "string"},
+        "title": {"type": "string"},
+        "status": {"type": "integer"},
+        "detail": {"type": "string"},
+        "errors": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": ["field", "rule", "message"],
+                "properties": {
+                    "field": {"type": "string"},
+                    "rule": {"type": "string"},
+                    "message": {"type": "string"},
+                },
+            },
+        },
+    },
+}
+_PROBLEM_CONTENT = {
+    "application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}
+}
+_ERRORS = {
+    400: "Malformed request: a parameter or the body breaks a rule (field and rule named)",
+    401: "No valid credential",
+    403: "The credential may not do this (scope or municipality)",
+    404: "No such resource, or not visible to this client",
+    413: "Body too large",
+    422: "Well-formed but refused (field and rule named)",
+}
+
+
+def _protected(route: Any) -> str | None:
+    """``bearer`` when the route authenticates API clients through :func:`require_client`."""
+    stack = [getattr(route, "dependant", None)]
+    while stack:
+        dependant = stack.pop()
+        if dependant is None:
+            continue
+        if hasattr(dependant.call, "hub_bearer_scope"):
+            return "bearer"
+        stack.extend(dependant.dependencies)
+    return None
+
+
+def document_errors(spec: dict[str, Any], routes: list[Any]) -> None:
+    """Make the description say what the API does, whoever registered the route:
+
+    - request validation answers 400 problem+json (the hub's handler), not FastAPI's 422;
+    - every error answer is ``application/problem+json`` with the ``Problem`` schema;
+    - ``/v1`` routes all take a credential (API client, device, callback token): 401 and 403;
+      routes behind :func:`require_client` name the ``bearer`` security scheme;
+    - routes with path parameters may answer 404, routes with a body 400 and 413.
+    """
+    components = spec.setdefault("components", {})
+    components.setdefault("schemas", {})["Problem"] = PROBLEM_SCHEMA
+    components["schemas"].pop("HTTPValidationError", None)
+    components["schemas"].pop("ValidationError", None)
+    components.setdefault("securitySchemes", {})["bearer"] = {
+        "type": "http",
+        "scheme": "bearer",
+        "description": "An API client's token (`hub token new`, [[clients]] in hub.toml)",
+    }
+    secured = {
+        (path, method.lower())
+        for route in routes
+        if _protected(route)
+        for path in [getattr(route, "path", "")]
+        for method in getattr(route, "methods", ()) or ()
+    }
+    for path, item in spec.get("paths", {}).items():
+        for method, operation in item.items():
+            if not isinstance(operation, dict) or "responses" not in operation:
+                continue
+            responses = operation["responses"]
+            fastapi_422 = responses.get("422", {})
+            if "HTTPValidationError" in str(fastapi_422):
+                del responses["422"]
+            codes = {400}
+            if path.startswith("/v1/"):
+                codes |= {401, 403}
+            if "{" in path:
+                codes.add(404)
+            if "requestBody" in operation or method in ("post", "put", "patch"):
+                codes.add(413)
+            for code in sorted(codes):
+                responses.setdefault(str(code), {"description": _ERRORS[code]})
+            for code, response in responses.items():
+                if code[0] in "45":
+                    response["content"] = _PROBLEM_CONTENT
+            if (path, method) in secured:
+                operation.setdefault("security", [{"bearer": []}])
+
+
 def _submit_operation() -> dict[str, Any]:
-    problem_ref = {"application/problem+json": {"schema": {"type": "object"}}}
+    problem_ref = _PROBLEM_CONTENT
     return {
         "summary": "Submit Record",
         "description": "Accept an application. The record is durable when this answers 202.",
@@ -284,6 +382,7 @@ def create_app(hub: Hub) -> FastAPI:
                 schemas.setdefault(name, definition)
             schemas["Submission"] = sub
             spec["paths"].setdefault("/v1/records", {})["post"] = _submit_operation()
+            document_errors(spec, app.routes)
             app.openapi_schema = spec
         return app.openapi_schema
 

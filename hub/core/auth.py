@@ -64,4 +64,5 @@ def require_client(scope: str | None) -> Callable[[Request], Awaitable[ClientCon
             request.app.state.hub.config.clients, request.headers.get("authorization"), scope
         )
 
+    dependency.hub_bearer_scope = scope  # type: ignore[attr-defined]  # read by the OpenAPI
     return dependency

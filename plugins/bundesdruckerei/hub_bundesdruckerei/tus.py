@@ -27,6 +27,7 @@ import structlog
 from fastapi import APIRouter, Request, Response
 from starlette.requests import ClientDisconnect
 
+from hub.core.problems import problem
 from hub.core.store import utcnow
 from hub_bundesdruckerei.settings import PURPOSES
 from hub_bundesdruckerei.store import CASE_RULE, Device, KofferStore, Upload
@@ -44,9 +45,22 @@ def _headers(**extra: str) -> dict[str, str]:
 
 
 def _error(status: int, message: str, **extra: str) -> Response:
-    return Response(
-        message + "\n", status_code=status, media_type="text/plain", headers=_headers(**extra)
+    """tus leaves error bodies open: ours are problem+json like every other hub answer."""
+    return problem(status, message, kind=f"tus-{status}", headers=_headers(**extra))
+
+
+# What the tus routes answer besides success (documented in the OpenAPI description).
+ERRORS: dict[int | str, dict[str, Any]] = {
+    code: {"description": text}
+    for code, text in (
+        (409, "Upload-Offset does not match the stored offset"),
+        (410, "The upload expired or was terminated"),
+        (412, "Tus-Resumable is not 1.0.0"),
+        (415, "Content-Type is not application/offset+octet-stream"),
+        (423, "Another request is writing this upload"),
+        (460, "Upload-Checksum does not match the data"),
     )
+}
 
 
 def _expires(upload: Upload) -> str:
@@ -108,8 +122,8 @@ def router(state: Callable[[], Any]) -> APIRouter:
             return _error(410, "the upload expired")
         return upload
 
-    @api.options("")
-    @api.options("/{upload_id}")
+    @api.options("", status_code=204, responses=ERRORS)
+    @api.options("/{upload_id}", status_code=204, responses=ERRORS)
     def options() -> Response:
         limits = state().settings.max_bytes
         return Response(
@@ -123,7 +137,7 @@ def router(state: Callable[[], Any]) -> APIRouter:
             },
         )
 
-    @api.post("")
+    @api.post("", status_code=201, responses=ERRORS)
     def create(request: Request) -> Response:
         device = device_of(request)
         if isinstance(device, Response):
@@ -167,7 +181,7 @@ def router(state: Callable[[], Any]) -> APIRouter:
             ),
         )
 
-    @api.head("/{upload_id}")
+    @api.head("/{upload_id}", responses=ERRORS)
     def head(upload_id: str, request: Request) -> Response:
         device = device_of(request)
         if isinstance(device, Response):
@@ -182,7 +196,7 @@ def router(state: Callable[[], Any]) -> APIRouter:
             headers["Upload-Expires"] = _expires(upload)
         return Response(status_code=200, headers=headers)
 
-    @api.delete("/{upload_id}")
+    @api.delete("/{upload_id}", status_code=204, responses=ERRORS)
     def terminate(upload_id: str, request: Request) -> Response:
         device = device_of(request)
         if isinstance(device, Response):
@@ -196,7 +210,7 @@ def router(state: Callable[[], Any]) -> APIRouter:
             state().delete_upload(upload, actor=f"device:{device.name}", why="terminated")
         return Response(status_code=204, headers=_headers())
 
-    @api.patch("/{upload_id}")
+    @api.patch("/{upload_id}", status_code=204, responses=ERRORS)
     async def patch(upload_id: str, request: Request) -> Response:
         def identify() -> tuple[Device | Response, Upload | Response | None]:
             device = device_of(request)

@@ -42,6 +42,8 @@ SHA256 = "http://www.w3.org/2001/04/xmlenc#sha256"
 SIG_RSA_SHA256 = "http://www.w3.org/2001/04/xmldsig-more#rsa-sha256"
 SIG_RSA_PSS_SHA256 = "http://www.w3.org/2007/05/xmldsig-more#sha256-rsa-MGF1"
 SIGNATURE_ALGORITHMS = frozenset({SIG_RSA_SHA256, SIG_RSA_PSS_SHA256})
+# What BundID sends since 2024; rsa-sha256 and AES-CBC/RSA-OAEP-MGF1P only with legacy_algorithms.
+MODERN_SIGNATURE_ALGORITHMS = frozenset({SIG_RSA_PSS_SHA256})
 ENC_AES256_GCM = XENC11 + "aes256-gcm"
 ENC_AES128_GCM = XENC11 + "aes128-gcm"
 ENC_AES256_CBC = XENC + "aes256-cbc"

@@ -17,7 +17,7 @@ from hub.core.store.migrate import upgrade
 from hub_bundid import tables
 from hub_bundid.constants import SESSION_LIMITS
 from hub_bundid.errors import SamlError
-from hub_bundid.response import LoginResult, PendingRequest
+from hub_bundid.response import LoginResult
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -34,27 +34,6 @@ class Ledger:
             version_table=tables.VERSION_TABLE,
         )
 
-    def remember_request(self, request_id: str, min_rank: int, ttl: float) -> None:
-        now = utcnow()
-        with self.store.engine.begin() as conn:
-            conn.execute(
-                insert(tables.requests).values(
-                    id=request_id,
-                    min_rank=min_rank,
-                    created_at=now,
-                    expires_at=now + timedelta(seconds=ttl),
-                )
-            )
-
-    def pending(self, request_id: str) -> PendingRequest | None:
-        with self.store.read_engine.connect() as conn:
-            row = conn.execute(
-                select(tables.requests).where(
-                    tables.requests.c.id == request_id, tables.requests.c.used_at.is_(None)
-                )
-            ).first()
-        return PendingRequest(row.id, row.min_rank, row.expires_at) if row else None
-
     def assertion_seen(self, assertion_id: str) -> bool:
         with self.store.read_engine.connect() as conn:
             return (
@@ -64,41 +43,46 @@ class Ledger:
                 is not None
             )
 
-    def complete_login(self, result: LoginResult, session: dict[str, Any]) -> str:
-        """In one transaction: use up the request, record the assertion, open the session."""
+    def complete_login(
+        self, result: LoginResult, session: dict[str, Any], *, request_expires: datetime
+    ) -> str:
+        """In one transaction: use up the request (one response per request: only logins
+        that succeed leave a row), record the assertion, open the session."""
         now = utcnow()
         sid = secrets.token_urlsafe(32)
         absolute, idle = SESSION_LIMITS[result.level]
-        try:
-            with self.store.engine.begin() as conn:
-                used = conn.execute(
-                    update(tables.requests)
-                    .where(
-                        tables.requests.c.id == result.request_id,
-                        tables.requests.c.used_at.is_(None),
+        with self.store.engine.begin() as conn:  # an error below rolls all of it back
+            try:
+                conn.execute(
+                    insert(tables.requests).values(
+                        id=result.request_id,
+                        min_rank=result.rank,
+                        created_at=now,
+                        expires_at=request_expires,
+                        used_at=now,
                     )
-                    .values(used_at=now)
                 )
-                if used.rowcount != 1:
-                    raise SamlError("unknown_request", "the login request was already used")
+            except IntegrityError:
+                raise SamlError("unknown_request", "the login request was already used") from None
+            try:
                 conn.execute(
                     insert(tables.assertions).values(
                         id=result.assertion_id, expires_at=result.assertion_expires
                     )
                 )
-                conn.execute(
-                    insert(tables.sessions).values(
-                        sid=sid,
-                        level=result.level,
-                        created_at=now,
-                        last_seen=now,
-                        expires_at=now + timedelta(seconds=absolute),
-                        idle_seconds=idle,
-                        data=json.dumps(session, ensure_ascii=False),
-                    )
+            except IntegrityError:
+                raise SamlError("replayed", "this assertion was used before") from None
+            conn.execute(
+                insert(tables.sessions).values(
+                    sid=sid,
+                    level=result.level,
+                    created_at=now,
+                    last_seen=now,
+                    expires_at=now + timedelta(seconds=absolute),
+                    idle_seconds=idle,
+                    data=json.dumps(session, ensure_ascii=False),
                 )
-        except IntegrityError:
-            raise SamlError("replayed", "this assertion was used before") from None
+            )
         return sid
 
     def session(self, sid: str, now: datetime | None = None) -> dict[str, Any] | None:

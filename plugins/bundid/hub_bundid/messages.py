@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qsl, quote_plus
 
+from cryptography import x509
 from lxml import etree
 
 from hub_bundid import xmldsig
@@ -313,17 +314,29 @@ def read_idp_metadata(data: bytes) -> IdpMetadata:
         idp = entity.find("md:IDPSSODescriptor", NS)
         if idp is None:
             continue
-        certs = [
-            cert_pem_from_b64(text_of(c))
-            for kd in idp.findall("md:KeyDescriptor", NS)
-            if kd.get("use") in (None, "signing")
-            for c in kd.iterfind(".//ds:X509Certificate", NS)
-        ]
+        try:
+            certs = [
+                cert_pem_from_b64(text_of(c))
+                for kd in idp.findall("md:KeyDescriptor", NS)
+                if kd.get("use") in (None, "signing")
+                for c in kd.iterfind(".//ds:X509Certificate", NS)
+            ]
+        except ValueError:
+            raise SamlError(
+                "metadata_invalid", "a signing certificate in the IdP metadata is not X.509"
+            ) from None
         sso = {
             s.get("Binding"): s.get("Location") for s in idp.findall("md:SingleSignOnService", NS)
         }
         if not certs:
             raise SamlError("metadata_invalid", "the IdP metadata has no signing certificate")
+        for pem in certs:
+            try:
+                x509.load_pem_x509_certificate(pem)
+            except ValueError:
+                raise SamlError(
+                    "metadata_invalid", "a signing certificate in the IdP metadata is not X.509"
+                ) from None
         return IdpMetadata(
             entity.get("entityID", ""), sso.get(BINDING_POST), sso.get(BINDING_REDIRECT), certs
         )

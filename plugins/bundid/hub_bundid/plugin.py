@@ -6,14 +6,25 @@ from pathlib import Path
 from typing import Any
 
 import click
+import structlog
 from pydantic import ValidationError
 
 import hub
+from hub import ConfigurationError
 from hub_bundid.constants import RANK_OF_LEVEL
+from hub_bundid.errors import SamlError
 from hub_bundid.simulator import Simulator, SimulatorConfig, SimulatorServer
-from hub_bundid.sp import BundIdIdentity, BundIdSettings, SpState, build_state, router
+from hub_bundid.sp import (
+    BundIdIdentity,
+    BundIdSettings,
+    SpState,
+    build_state,
+    metadata_over_http,
+    router,
+)
 
 NAME = "bundid"
+log = structlog.get_logger("hub.bundid")
 
 
 def state(h: Any) -> SpState | None:
@@ -56,6 +67,39 @@ def hub_startup(hub: Any) -> None:
         server = SimulatorServer(simulator, host, port)
         server.start()
         hub.extensions[f"{NAME}.simulator"] = server
+    source = st.settings.idp_metadata
+    if metadata_over_http(source):
+        log.warning("bundid_metadata_over_http", hint="use https: the IdP's keys come from it")
+    if not source.startswith(("http://", "https://")):
+        # A file is ours to get right: refuse to start rather than fail every login.
+        try:
+            st.idp(fresh=True)
+        except SamlError as exc:
+            raise ConfigurationError(
+                f"[plugins.{NAME}] idp_metadata: {exc.message} ({exc.code})"
+            ) from None
+
+
+@hub.hookimpl
+def check_health(hub: Any) -> list[tuple[str, bool, str]] | None:
+    """BundID's metadata: readable, an IdP with signing certificates, not over plain http."""
+    st = state(hub)
+    if st is None:
+        return None
+    source = st.settings.idp_metadata
+    try:
+        idp = st.idp(fresh=True)
+    except SamlError as exc:
+        return [("idp metadata", False, f"{exc.code}: {exc.message}")]
+    if metadata_over_http(source):
+        return [("idp metadata", False, f"{source} is plain http: use https")]
+    return [
+        (
+            "idp metadata",
+            True,
+            f"{idp.entity_id}, {len(idp.signing_certs)} signing certificate(s)",
+        )
+    ]
 
 
 @hub.hookimpl

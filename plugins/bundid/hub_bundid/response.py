@@ -17,10 +17,12 @@ from hub_bundid.constants import (
     ATTRIBUTE_TRUST,
     BEARER,
     LEVEL_OF_RANK,
+    MODERN_SIGNATURE_ALGORITHMS,
     NS,
     OIDS,
     SAML,
     SAMLP,
+    SIGNATURE_ALGORITHMS,
     STATUS_AUTHN_FAILED,
     STATUS_NO_AUTHN_CONTEXT,
     STATUS_REQUEST_DENIED,
@@ -94,7 +96,13 @@ def validate_response(
     skew: timedelta = timedelta(seconds=60),
     max_bytes: int = 256 * 1024,
     require_encryption: bool = True,
+    legacy_algorithms: bool = False,
 ) -> LoginResult:
+    """Check a BundID response from the ground up; raises :class:`SamlError`.
+
+    Without ``legacy_algorithms`` only RSA-PSS signatures and AES-GCM/RSA-OAEP encryption are
+    accepted, as BundID sends them since 2024."""
+    signatures = SIGNATURE_ALGORITHMS if legacy_algorithms else MODERN_SIGNATURE_ALGORITHMS
     now = now or datetime.now(UTC)
     root = parse(decode(raw_b64, max_bytes), max_bytes=max_bytes, what="SAML response")
     if root.tag != f"{{{SAMLP}}}Response" or root.get("Version") != "2.0":
@@ -115,7 +123,9 @@ def validate_response(
         raise SamlError("request_expired", "the login request has expired")
 
     response_signed = xmldsig.own_signature(root) is not None
-    algorithm = xmldsig.verify(root, idp.signing_certs) if response_signed else ""
+    algorithm = (
+        xmldsig.verify(root, idp.signing_certs, algorithms=signatures) if response_signed else ""
+    )
     _check_status(root)
 
     encrypted = root.findall("saml2:EncryptedAssertion", NS)
@@ -123,13 +133,13 @@ def validate_response(
     if len(encrypted) + len(plain) != 1:
         raise SamlError("assertion_count", "expected exactly one assertion")
     if encrypted:
-        assertion = xmlenc.decrypt_assertion(encrypted[0], encryption)
+        assertion = xmlenc.decrypt_assertion(encrypted[0], encryption, legacy=legacy_algorithms)
     elif require_encryption:
         raise SamlError("assertion_not_encrypted", "the assertion must be encrypted")
     else:
         assertion = plain[0]
     if xmldsig.own_signature(assertion) is not None:
-        algorithm = xmldsig.verify(assertion, idp.signing_certs) or algorithm
+        algorithm = xmldsig.verify(assertion, idp.signing_certs, algorithms=signatures) or algorithm
     elif not response_signed:
         raise SamlError("signature_missing", "neither the response nor the assertion is signed")
 

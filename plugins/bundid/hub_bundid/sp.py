@@ -5,8 +5,9 @@ from __future__ import annotations
 import contextlib
 import html
 import threading
+import time
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import UTC, date, timedelta
 from fnmatch import fnmatchcase
 from pathlib import Path
 from typing import Any, Literal
@@ -24,14 +25,16 @@ from hub.core.config import resolve_secret
 from hub.core.problems import problem
 from hub_bundid import keys, messages
 from hub_bundid.constants import OID_OF, RANK_OF_LEVEL, STORK
-from hub_bundid.errors import MESSAGES, SamlError
+from hub_bundid.errors import MESSAGES, MESSAGES_DE, SamlError
 from hub_bundid.ledger import Ledger
-from hub_bundid.response import LoginResult, validate_response
+from hub_bundid.response import LoginResult, PendingRequest, validate_response
 
 log = structlog.get_logger("hub.bundid")
 # akdb:TrustLevel ranks by the names of the vocabulary the official example uses.
 TRUST_NAMES = {1: "untergeordnet", 2: "normal", 3: "substantiell", 4: "hoch"}
 COOKIE = "hub_bundid"
+# Binds a login to the browser that started it (login CSRF): the request id and level, signed.
+LOGIN_COOKIE = "hub_bundid_login"
 Level = Literal["basis", "substantiell", "hoch"]
 
 DEFAULT_ATTRIBUTES = [
@@ -96,6 +99,14 @@ class BundIdSettings(BaseModel):
     clock_skew_seconds: float = Field(default=60, ge=0, le=600)
     max_response_bytes: int = Field(default=256 * 1024, ge=4096)
     request_ttl_seconds: float = Field(default=900, gt=0)
+    legacy_algorithms: bool = Field(
+        default=False,
+        description="Also accept rsa-sha256 signatures and AES-CBC / RSA-OAEP-MGF1P encryption "
+        "(BundID sends RSA-PSS and AES-GCM since 2024)",
+    )
+    metadata_refresh_seconds: float = Field(
+        default=3600, gt=0, description="Re-read the IdP metadata this often (key rollover)"
+    )
     simulator: dict[str, Any] | None = Field(
         default=None, description="Development: run the BundID simulator inside the hub"
     )
@@ -127,7 +138,9 @@ class SpState:
     relay: URLSafeTimedSerializer
     cookie_signer: TimestampSigner
     http: httpx.Client
+    login_binding: URLSafeTimedSerializer | None = None
     _idp: messages.IdpMetadata | None = None
+    _loaded_at: float = 0.0
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     @property
@@ -135,24 +148,50 @@ class SpState:
         parts = urlsplit(self.settings.acs_url)
         return f"{parts.scheme}://{parts.netloc}"
 
-    def idp(self) -> messages.IdpMetadata:
-        """BundID's metadata, loaded once (file or URL); its certificate is pinned from it."""
+    def idp(self, *, fresh: bool = False) -> messages.IdpMetadata:
+        """BundID's metadata (file or URL), re-read every ``metadata_refresh_seconds`` so a key
+        rollover needs no restart; its certificates are pinned from it. A failed re-read keeps
+        the metadata it had (and tries again a minute later); with none, :class:`SamlError`."""
         with self._lock:
-            if self._idp is None:
-                source = self.settings.idp_metadata
-                if source.startswith(("http://", "https://")):
-                    try:
-                        response = self.http.get(source, timeout=10)
-                        response.raise_for_status()
-                    except httpx.HTTPError as exc:
-                        raise SamlError(
-                            "metadata_unavailable", f"BundID metadata could not be loaded: {exc}"
-                        ) from exc
-                    data = response.content
-                else:
-                    data = Path(source).read_bytes()
-                self._idp = messages.read_idp_metadata(data)
+            now = time.monotonic()
+            due = now - self._loaded_at >= self.settings.metadata_refresh_seconds
+            if self._idp is None or due or fresh:
+                try:
+                    self._idp = load_idp_metadata(self.settings.idp_metadata, self.http)
+                    self._loaded_at = now
+                except SamlError as exc:
+                    if self._idp is None or fresh:
+                        raise
+                    log.warning("bundid_metadata_refresh_failed", reason=exc.code)
+                    self._loaded_at = now - self.settings.metadata_refresh_seconds + 60
             return self._idp
+
+
+def load_idp_metadata(source: str, http: httpx.Client) -> messages.IdpMetadata:
+    """Read and check BundID's metadata; every failure is a :class:`SamlError` naming it."""
+    if source.startswith(("http://", "https://")):
+        try:
+            response = http.get(source, timeout=10)
+            response.raise_for_status()
+        except httpx.HTTPError as exc:
+            raise SamlError(
+                "metadata_unavailable", f"BundID metadata could not be loaded: {exc}"
+            ) from exc
+        data = response.content
+    else:
+        try:
+            data = Path(source).read_bytes()
+        except OSError as exc:
+            raise SamlError(
+                "metadata_unavailable", f"BundID metadata file {source}: {exc.strerror}"
+            ) from None
+    return messages.read_idp_metadata(data)
+
+
+def metadata_over_http(source: str) -> bool:
+    """An ``http://`` metadata URL off this machine: anyone on the way could swap the keys."""
+    parts = urlsplit(source)
+    return parts.scheme == "http" and parts.hostname not in ("127.0.0.1", "localhost", "::1")
 
 
 def build_state(h: Any, settings: BundIdSettings) -> SpState:
@@ -204,6 +243,7 @@ def build_state(h: Any, settings: BundIdSettings) -> SpState:
         URLSafeTimedSerializer(secret, salt="bundid-relay"),
         TimestampSigner(secret, salt="bundid-session"),
         h.http,
+        URLSafeTimedSerializer(secret, salt="bundid-login"),
     )
 
 
@@ -312,17 +352,90 @@ def _auto_post(action: str, fields: dict[str, str], title: str) -> HTMLResponse:
     )
 
 
+def _wants_html(request: Request) -> bool:
+    return "text/html" in request.headers.get("accept", "")
+
+
+def page(title: str, body: str, *, status: int = 200) -> HTMLResponse:
+    """A plain German page for people (no scripts, no external assets)."""
+    return HTMLResponse(
+        f"<!doctype html><html lang=de><head><meta charset=utf-8>"
+        f'<meta name=viewport content="width=device-width, initial-scale=1">'
+        f"<title>{html.escape(title)}</title></head><body><main><h1>{html.escape(title)}</h1>"
+        f"{body}</main></body></html>",
+        status_code=status,
+        headers={"Cache-Control": "no-store"},
+    )
+
+
 def _failure(request: Request, error: SamlError, status: int = 400) -> Response:
-    text = MESSAGES.get(error.code, error.message)
     log.info("bundid_login_refused", reason=error.code)
-    if "text/html" in request.headers.get("accept", ""):
-        return HTMLResponse(
-            f"<!doctype html><html lang=de><head><meta charset=utf-8><title>Anmeldung nicht "
-            f"möglich</title></head><body><h1>Anmeldung nicht möglich</h1><p>{html.escape(text)}"
-            f"</p><p><small>Grund: {html.escape(error.code)}</small></p></body></html>",
-            status_code=status,
+    if _wants_html(request):
+        text = MESSAGES_DE.get(error.code, MESSAGES_DE["default"])
+        return page(
+            "Anmeldung nicht möglich",
+            f"<p>{html.escape(text)}</p>"
+            '<p><a href="/bundid/login">Erneut anmelden</a> · <a href="/">Zur Startseite</a></p>'
+            f"<p><small>Fehlercode für den Support: {html.escape(error.code)}</small></p>",
+            status=status,
         )
+    text = MESSAGES.get(error.code, error.message)
     return problem(status, "BundID login refused", text, kind=f"bundid-{error.code}")
+
+
+_LEVEL_DE = {"basis": "niedrig (basis)", "substantiell": "substanziell", "hoch": "hoch"}
+
+
+def _session_page(data: dict[str, Any]) -> HTMLResponse:
+    applicant = data.get("applicant") or {}
+    name = " ".join(filter(None, (applicant.get("given_names"), applicant.get("family_name"))))
+    level = data["identity"]["trust_level"]
+    rows = [
+        ("Name", name or "nicht übermittelt"),
+        ("Vertrauensniveau", _LEVEL_DE.get(level, level)),
+        ("Anmeldeverfahren", data.get("login_method") or "unbekannt"),
+        ("Angemeldet bis", data.get("session", {}).get("expires_at", "")[:16].replace("T", " ")),
+    ]
+    table = "".join(
+        f"<tr><th scope=row>{html.escape(k)}</th><td>{html.escape(v)}</td></tr>" for k, v in rows
+    )
+    return page(
+        "Sie sind mit der BundID angemeldet",
+        f"<table>{table}</table>"
+        '<form method=post action="/bundid/logout"><button type=submit>Abmelden</button></form>',
+    )
+
+
+def _login_started(st: SpState, request: Request) -> PendingRequest:
+    """The login this browser started (its signed cookie), or ``login_not_started``."""
+    assert st.login_binding is not None
+    try:
+        started, signed_at = st.login_binding.loads(
+            request.cookies.get(LOGIN_COOKIE, ""),
+            max_age=st.settings.request_ttl_seconds,
+            return_timestamp=True,
+        )
+    except (BadSignature, SignatureExpired):
+        raise SamlError(
+            "login_not_started", "this browser did not start the login, or too long ago"
+        ) from None
+    expires = signed_at.replace(tzinfo=UTC) + timedelta(seconds=st.settings.request_ttl_seconds)
+    return PendingRequest(started["r"], started["m"], expires)
+
+
+_HTML = {"text/html": {"schema": {"type": "string"}}}
+_JSON = {"application/json": {"schema": {"type": "object"}}}
+SESSION_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {"description": "A page for people, JSON for clients", "content": {**_HTML, **_JSON}},
+    401: {"description": "No session (a page for people)", "content": _HTML},
+}
+LOGIN_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {"description": "An auto-submitting form to BundID (HTTP-POST binding)", "content": _HTML},
+    303: {"description": "To BundID (HTTP-Redirect binding) or, after login, to next"},
+    400: {"description": "The login was refused (a German page for people)", "content": _HTML},
+    403: {"description": "The trust level is too low for the service", "content": _HTML},
+    503: {"description": "BundID's metadata is not available", "content": _HTML},
+}
 
 
 def router(get_state: Any) -> APIRouter:
@@ -336,7 +449,7 @@ def router(get_state: Any) -> APIRouter:
         )
         return Response(body, media_type="application/samlmetadata+xml")
 
-    @r.get("/login")
+    @r.get("/login", response_class=HTMLResponse, responses=LOGIN_RESPONSES)
     def login(
         request: Request,
         next: str | None = None,
@@ -369,19 +482,39 @@ def router(get_state: Any) -> APIRouter:
             s.lang,
             s.back_url,
         )
-        st.ledger.remember_request(spec.request_id, min_rank, s.request_ttl_seconds)
+        # Nothing is stored for a login that was only started: the request id and level travel
+        # in a signed cookie of this browser, which the ACS requires (no login CSRF, and
+        # anonymous requests cannot fill the database).
         relay = st.relay.dumps({"n": _safe_next(next), "r": spec.request_id})
         request_xml = messages.build_authn_request(spec)
+        response: Response
         if use == "redirect":
             query = messages.redirect_query(request_xml, relay, st.signing)
-            return RedirectResponse(f"{sso}?{query}", status_code=303)
-        return _auto_post(
-            sso,
-            {"SAMLRequest": messages.post_form_value(request_xml, st.signing), "RelayState": relay},
-            "Weiter zur BundID",
+            response = RedirectResponse(f"{sso}?{query}", status_code=303)
+        else:
+            response = _auto_post(
+                sso,
+                {
+                    "SAMLRequest": messages.post_form_value(request_xml, st.signing),
+                    "RelayState": relay,
+                },
+                "Weiter zur BundID",
+            )
+        secure = s.acs_url.startswith("https://")
+        assert st.login_binding is not None
+        response.set_cookie(
+            LOGIN_COOKIE,
+            st.login_binding.dumps({"r": spec.request_id, "m": min_rank}),
+            max_age=int(s.request_ttl_seconds),
+            path="/bundid",
+            httponly=True,
+            secure=secure,
+            # The IdP posts back cross-site: over https the cookie must travel with that POST.
+            samesite="none" if secure else "lax",
         )
+        return response
 
-    @r.post("/acs")
+    @r.post("/acs", response_class=HTMLResponse, responses=LOGIN_RESPONSES)
     async def acs(request: Request) -> Response:
         """Assertion Consumer Service (HTTP-POST)."""
         st = get_state()
@@ -392,6 +525,7 @@ def router(get_state: Any) -> APIRouter:
         try:
             if not raw:
                 raise SamlError("malformed_response", "SAMLResponse is missing")
+            started = _login_started(st, request)
             try:
                 relay = st.relay.loads(relay_raw, max_age=s.request_ttl_seconds)
             except (BadSignature, SignatureExpired):
@@ -404,14 +538,17 @@ def router(get_state: Any) -> APIRouter:
                 acs_url=s.acs_url,
                 encryption=st.encryption,
                 idp=st.idp(),
-                lookup_request=st.ledger.pending,
+                lookup_request=lambda rid: started if rid == started.request_id else None,
                 assertion_seen=st.ledger.assertion_seen,
                 skew=timedelta(seconds=s.clock_skew_seconds),
                 max_bytes=s.max_response_bytes,
+                legacy_algorithms=s.legacy_algorithms,
             )
             if relay.get("r") != result.request_id:
                 raise SamlError("relay_state_invalid", "RelayState belongs to another request")
-            sid = st.ledger.complete_login(result, session_data(result))
+            sid = st.ledger.complete_login(
+                result, session_data(result), request_expires=started.expires_at
+            )
         except SamlError as exc:
             return _failure(request, exc, 403 if exc.code == "trust_level_too_low" else 400)
         log.info("bundid_login", trust_level=result.level, method=result.method)
@@ -424,26 +561,47 @@ def router(get_state: Any) -> APIRouter:
             samesite="lax",
             path="/",
         )
+        response.delete_cookie(LOGIN_COOKIE, path="/bundid")
         return response
 
-    @r.get("/me")
+    @r.get("/me", responses=SESSION_RESPONSES)
     def me(request: Request) -> Response:
-        """The current BundID session: identity, trust level, login method, attribute levels."""
+        """The current BundID session: for people a plain page with a logout button; for
+        clients (``Accept: application/json``) identity, trust level, login method and
+        attribute levels as JSON."""
         data = current_session(get_state(), request)
         if data is None:
+            if _wants_html(request):
+                return page(
+                    "Nicht angemeldet",
+                    "<p>Sie sind nicht mit der BundID angemeldet.</p>"
+                    '<p><a href="/bundid/login">Mit der BundID anmelden</a></p>',
+                    status=401,
+                )
             return problem(
                 401, "No BundID session", "log in at /bundid/login", kind="bundid-no-session"
             )
+        if _wants_html(request):
+            return _session_page(data)
         return JSONResponse(data, headers={"Cache-Control": "no-store"})
 
-    @r.post("/logout")
+    @r.post("/logout", responses={200: SESSION_RESPONSES[200]})
     def logout(request: Request) -> Response:
+        """End the session (the button on /bundid/me)."""
         st = get_state()
         raw = request.cookies.get(COOKIE)
         if raw:
             with contextlib.suppress(BadSignature):
                 st.ledger.end_session(st.cookie_signer.unsign(raw).decode())
-        response = JSONResponse({"status": "logged out"})
+        response: Response
+        if _wants_html(request):
+            response = page(
+                "Sie sind abgemeldet",
+                "<p>Ihre BundID-Sitzung bei uns ist beendet.</p>"
+                '<p><a href="/bundid/login">Erneut anmelden</a></p>',
+            )
+        else:
+            response = JSONResponse({"status": "logged out"})
         response.delete_cookie(COOKIE, path="/")
         return response
 

@@ -71,7 +71,9 @@ def own_signature(element: Any) -> Any | None:
     return found[0] if found else None
 
 
-def verify(element: Any, certs: list[bytes]) -> str:
+def verify(
+    element: Any, certs: list[bytes], *, algorithms: frozenset[str] = SIGNATURE_ALGORITHMS
+) -> str:
     """Verify ``element``'s own signature against the pinned certificates; returns the
     signature algorithm. Raises :class:`SamlError` (``signature_invalid``) otherwise."""
     signature = own_signature(element)
@@ -91,7 +93,7 @@ def verify(element: Any, certs: list[bytes]) -> str:
         raise SamlError("signature_invalid", "unexpected signature transforms")
     method = signature.find(f"{{{DS}}}SignedInfo/{{{DS}}}SignatureMethod")
     algorithm = method.get("Algorithm") if method is not None else None
-    if algorithm not in SIGNATURE_ALGORITHMS:
+    if algorithm not in algorithms:
         raise SamlError("signature_algorithm", f"signature algorithm {algorithm} is not accepted")
     xmlsec.tree.add_ids(root, ["ID"])
     for cert in certs:

@@ -36,18 +36,25 @@ DATA_ALGORITHMS = {ENC_AES256_GCM: 32, ENC_AES128_GCM: 16, ENC_AES256_CBC: 32, E
 KEY_ALGORITHMS = frozenset({KEY_RSA_OAEP_MGF1P, KEY_RSA_OAEP})
 
 
-def decrypt_assertion(encrypted_assertion: Any, pair: KeyPair) -> Any:
-    """The Assertion inside ``saml2:EncryptedAssertion``, decrypted with the SP's key."""
+MODERN_DATA = frozenset({ENC_AES256_GCM, ENC_AES128_GCM})
+MODERN_KEYS = frozenset({KEY_RSA_OAEP})
+
+
+def decrypt_assertion(encrypted_assertion: Any, pair: KeyPair, *, legacy: bool = True) -> Any:
+    """The Assertion inside ``saml2:EncryptedAssertion``, decrypted with the SP's key;
+    without ``legacy`` only AES-GCM content and RSA-OAEP (SHA-256) key transport."""
+    data_ok = DATA_ALGORITHMS if legacy else MODERN_DATA
+    keys_ok = KEY_ALGORITHMS if legacy else MODERN_KEYS
     data = encrypted_assertion.findall(f"{{{XENC}}}EncryptedData")
     if len(data) != 1:
         raise SamlError("decryption_failed", "expected exactly one EncryptedData")
     method = data[0].find(f"{{{XENC}}}EncryptionMethod")
-    if method is None or method.get("Algorithm") not in DATA_ALGORITHMS:
+    if method is None or method.get("Algorithm") not in data_ok:
         raise SamlError("encryption_algorithm", "content encryption algorithm not accepted")
     for key_method in encrypted_assertion.iterfind(
         f".//{{{XENC}}}EncryptedKey/{{{XENC}}}EncryptionMethod"
     ):
-        if key_method.get("Algorithm") not in KEY_ALGORITHMS:
+        if key_method.get("Algorithm") not in keys_ok:
             raise SamlError("encryption_algorithm", "key transport algorithm not accepted")
     manager = xmlsec.KeysManager()
     manager.add_key(xmlsec.Key.from_memory(pair.key_pem, xmlsec.KeyFormat.PEM))

@@ -151,23 +151,42 @@ def test_error_statuses_become_understandable_messages(bundid, persona, code) ->
 def test_html_error_page_for_people(bundid) -> None:
     page = bundid.login("cancel", accept="text/html")
     assert page.status_code == 400 and page.headers["content-type"].startswith("text/html")
-    assert "The login was cancelled." in page.text and "user_cancelled" in page.text
+    assert "<html lang=de>" in page.text and "Die Anmeldung wurde abgebrochen." in page.text
+    assert 'href="/bundid/login"' in page.text  # a way back
+    assert "user_cancelled" in page.text  # the code, for the support desk
 
 
-@pytest.mark.parametrize("bundid", [{"legacy": True}], indirect=True)
+@pytest.mark.parametrize(
+    "bundid", [{"legacy": True, "settings": {"legacy_algorithms": True}}], indirect=True
+)
 def test_legacy_rsa_sha256_and_aes_cbc_path(bundid) -> None:
     with bundid.browser() as b:
         assert bundid.login("eid", browser=b).status_code == 303
         assert b.get("/bundid/me").status_code == 200
 
 
+@pytest.mark.parametrize("bundid", [{"legacy": True}], indirect=True)
+def test_legacy_algorithms_are_refused_unless_configured(bundid) -> None:
+    with bundid.browser() as b:
+        refused = bundid.login("eid", browser=b)
+        assert refused.status_code == 400
+        assert refused.json()["type"] == "urn:hub:problem:bundid-signature_algorithm"
+        assert b.get("/bundid/me").status_code == 401
+
+
 def test_the_same_response_cannot_be_posted_twice(bundid) -> None:
     with bundid.browser() as b:
         action, fields = bundid.answer("eid", browser=b)
+        started = b.cookies.get("hub_bundid_login")
         assert b.post(action, data=fields).status_code == 303
+        assert "hub_bundid_login" not in b.cookies  # used up with the login
+        again = b.post(action, data=fields, headers={"Accept": "application/json"})
+        assert again.json()["type"] == "urn:hub:problem:bundid-login_not_started"
+        # Even with the login cookie kept, the assertion counts once only.
+        b.cookies.set("hub_bundid_login", started, path="/bundid")
         again = b.post(action, data=fields, headers={"Accept": "application/json"})
     assert again.status_code == 400
-    assert again.json()["type"] == "urn:hub:problem:bundid-unknown_request"
+    assert again.json()["type"] == "urn:hub:problem:bundid-replayed"
 
 
 def test_tampered_relay_state_and_foreign_next(bundid) -> None:
@@ -239,3 +258,60 @@ def test_eidas_login(bundid) -> None:
 def test_required_bpk2_hides_the_temporary_login(bundid) -> None:
     acs = bundid.login("temporary")  # bPK2 is required by default
     assert acs.json()["type"] == "urn:hub:problem:bundid-required_attributes_missing"
+
+
+def test_a_response_posted_from_another_browser_gets_no_session(bundid) -> None:
+    """Login CSRF: an attacker starts a login, then makes the victim's browser post it."""
+    with bundid.browser() as attacker:
+        action, fields = bundid.answer("eid", browser=attacker)
+    with bundid.browser() as victim:
+        forced = victim.post(action, data=fields, headers={"Accept": "application/json"})
+        assert forced.status_code == 400
+        assert forced.json()["type"] == "urn:hub:problem:bundid-login_not_started"
+        assert "hub_bundid" not in victim.cookies
+        assert victim.get("/bundid/me").status_code == 401
+
+
+def test_anonymous_login_starts_leave_nothing_in_the_database(bundid) -> None:
+    from sqlalchemy import func, select
+
+    def rows() -> int:
+        with bundid.live.hub.store.engine.connect() as conn:
+            return sum(
+                conn.execute(select(func.count()).select_from(t)).scalar_one()
+                for t in (tables.requests, tables.assertions, tables.sessions)
+            )
+
+    before = rows()
+    with bundid.browser() as b:
+        for _ in range(50):
+            assert b.get("/bundid/login").status_code == 200
+    assert rows() == before
+
+
+def test_people_get_pages_and_a_logout_button_clients_get_json(bundid) -> None:
+    html = {"Accept": "text/html"}
+    with bundid.browser() as b:
+        nobody = b.get("/bundid/me", headers=html)
+        assert nobody.status_code == 401 and "Nicht angemeldet" in nobody.text
+        assert 'href="/bundid/login"' in nobody.text
+        bundid.login("eid", browser=b)
+        page = b.get("/bundid/me", headers=html)
+        assert page.headers["content-type"].startswith("text/html")
+        assert "ERIKA MUSTERMANN" in page.text and "Vertrauensniveau" in page.text
+        assert '<form method=post action="/bundid/logout">' in page.text
+        assert "bpk2" not in page.text.lower()  # no raw identifiers for people
+        assert b.get("/bundid/me").json()["identity"]["trust_level"] == "hoch"
+        out = b.post("/bundid/logout", headers=html)
+        assert out.status_code == 200 and "Sie sind abgemeldet" in out.text
+        assert b.get("/bundid/me").status_code == 401
+
+
+def test_idp_metadata_is_reread_for_a_key_rollover(bundid) -> None:
+    st = bundid.live.hub.extensions["bundid"]
+    first = st.idp()
+    st.settings.metadata_refresh_seconds = 0.01
+    import time
+
+    time.sleep(0.05)
+    assert st.idp() is not first  # fetched again

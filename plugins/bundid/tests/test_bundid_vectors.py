@@ -110,7 +110,13 @@ def refused(code: str, raw: str, pki, idp_meta, **kw) -> SamlError:
 @pytest.mark.parametrize("key", [KEY_RSA_OAEP, KEY_RSA_OAEP_MGF1P])
 def test_accepted_algorithm_combinations(pki, idp_meta, signature, data, key) -> None:
     crypto = Crypto(signature=signature, data=data, key_transport=key)
-    result = check(encode(build(pki, crypto)), pki, idp_meta)
+    modern = signature == SIG_RSA_PSS_SHA256 and data != ENC_AES256_CBC and key == KEY_RSA_OAEP
+    raw = encode(build(pki, crypto))
+    if not modern:  # refused unless the legacy setting is on
+        with pytest.raises(SamlError) as info:
+            check(raw, pki, idp_meta)
+        assert info.value.code in ("signature_algorithm", "encryption_algorithm")
+    result = check(raw, pki, idp_meta, legacy_algorithms=not modern)
     assert result.bpk2 == "k2jBT0cykDVqiKWia1VMzqmntTu-EwGskIYlcCIGt_8"
     assert result.signature_algorithm == signature
 

@@ -166,7 +166,7 @@ def register_routes(register: Any, hub: Any) -> None:
 
     @router.get("/services/{key}")
     def service(key: str) -> dict[str, Any]:
-        _key_or_422(key)
+        _key_or_400(key)
         found = state(hub).catalogue.describe(key)
         if found is None:
             raise HTTPException(404, f"{key} is not in the catalogue")
@@ -174,7 +174,7 @@ def register_routes(register: Any, hub: Any) -> None:
 
     @router.get("/regions/{ars}")
     def region(ars: str) -> dict[str, Any]:
-        parsed = _ars_or_422(ars, state(hub).catalogue)
+        parsed = _ars_or_400(ars, state(hub).catalogue)
         found = state(hub).catalogue.region(parsed.ars)
         if found is None:
             raise HTTPException(404, f"{ars} is not in the Regionalschlüssel code list")
@@ -188,8 +188,8 @@ def register_routes(register: Any, hub: Any) -> None:
     @router.get("/authority")
     def authority(leika: str = Query(), ars: str = Query()) -> dict[str, Any]:
         """The responsible authority (Zuständige Stelle) for a service at a place."""
-        _key_or_422(leika)
-        place = _ars_or_422(ars, state(hub).catalogue)
+        _key_or_400(leika)
+        place = _ars_or_400(ars, state(hub).catalogue)
         try:
             result = state(hub).resolver.resolve(leika, place.ars)
         except AuthorityUnavailable as exc:
@@ -201,18 +201,20 @@ def register_routes(register: Any, hub: Any) -> None:
     register(router)
 
 
-def _key_or_422(key: str) -> LeikaKey:
+def _key_or_400(key: str) -> LeikaKey:
     try:
         return LeikaKey.parse(key)
     except KeyError_ as exc:
-        raise hub.IntakeRejected.one("leika", "leika_structure", str(exc)) from None
+        raise hub.IntakeRejected.one(
+            "leika", "leika_structure", str(exc), status_code=400
+        ) from None
 
 
-def _ars_or_422(ars: str, catalogue: Catalogue) -> Ars:
+def _ars_or_400(ars: str, catalogue: Catalogue) -> Ars:
     try:
         return catalogue.place(ars)
     except KeyError_ as exc:
-        raise hub.IntakeRejected.one("ars", "ars_structure", str(exc)) from None
+        raise hub.IntakeRejected.one("ars", "ars_structure", str(exc), status_code=400) from None
 
 
 # --- CLI ---------------------------------------------------------------------------------------

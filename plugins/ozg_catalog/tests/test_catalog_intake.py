@@ -123,7 +123,7 @@ def test_http_routes(live, httpx_mock, fixtures_dir) -> None:
         assert svc["name"] == "Personalausweis Ausstellung" and svc["ozg_id"] == "10119"
         assert c.get("/v1/catalog/services/99999999999999").status_code == 404
         bad = c.get("/v1/catalog/services/123")
-        assert bad.status_code == 422 and bad.json()["errors"][0]["rule"] == "leika_structure"
+        assert bad.status_code == 400 and bad.json()["errors"][0]["rule"] == "leika_structure"
         region = c.get("/v1/catalog/regions/05554004").json()
         assert region["ars"] == "055540004004" and region["name"] == "Ahaus, Stadt"
         offline = c.get(
