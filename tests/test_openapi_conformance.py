@@ -33,6 +33,26 @@ def api_schema(served: None):
     return schemathesis.openapi.from_url(f"{BASE}/openapi.json")
 
 
+def test_the_description_names_auth_bodies_and_error_codes(api_schema) -> None:
+    spec = api_schema.raw_schema
+    assert spec["components"]["securitySchemes"]["bearer"]["scheme"] == "bearer"
+    paths = spec["paths"]
+    records = paths["/v1/records/{record_id}"]["get"]
+    assert records["security"] == [{"bearer": []}]
+    assert {"400", "401", "403", "404"} <= set(records["responses"])
+    assert "422" not in records["responses"]  # parameter errors are 400 here
+    problem = records["responses"]["400"]["content"]["application/problem+json"]["schema"]
+    assert problem == {"$ref": "#/components/schemas/Problem"}
+    koffer = paths["/v1/koffer/applications"]["post"]
+    assert koffer["requestBody"]["content"]["application/json"]["schema"]["$ref"].endswith(
+        "/Submission"
+    )
+    patch = paths["/v1/koffer/uploads/{upload_id}"]["patch"]
+    assert [p["name"] for p in patch["parameters"] if p["in"] == "path"] == ["upload_id"]
+    assert {"204", "409", "460"} <= set(patch["responses"])
+    assert "HTTPValidationError" not in str(spec)
+
+
 CHECKS = [
     checks.not_a_server_error,
     checks.status_code_conformance,
@@ -67,6 +87,9 @@ def test_every_answer_is_as_documented(api_schema) -> None:
 
         try:
             call()
-        except (Exception, BaseExceptionGroup) as exc:  # collect every operation's first failure, then report
+        except (
+            Exception,
+            BaseExceptionGroup,
+        ) as exc:  # collect every operation's first failure, then report
             failures.append(f"{operation.label}: {str(exc)[:1500]}")
     assert not failures, "\n\n".join(failures)

@@ -158,7 +158,21 @@ def _unauthorized() -> Response:
 def router(h: Any, state: Any) -> APIRouter:
     api = APIRouter(prefix="/v1/koffer", tags=["koffer"])
 
-    @api.post("/applications", status_code=202)
+    @api.post(
+        "/applications",
+        status_code=202,
+        responses={422: {"description": "An attachment or field breaks a rule (named)"}},
+        openapi_extra={
+            "requestBody": {
+                "required": True,
+                "description": "A submission of this device's municipality; channel and "
+                "location.device_id are set by the hub",
+                "content": {
+                    "application/json": {"schema": {"$ref": "#/components/schemas/Submission"}}
+                },
+            }
+        },
+    )
     async def submit(request: Request) -> Response:
         """A passport or ID-card application captured by the calling device."""
         import anyio

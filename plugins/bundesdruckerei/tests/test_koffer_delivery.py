@@ -90,6 +90,9 @@ def test_callbacks_are_authenticated_and_checked(delivering, images) -> None:
     rid = submit(koffer, images)
     url = f"{koffer.live.url}/v1/koffer/status/{rid}"
     assert httpx.post(url, json={"status": "received"}).status_code == 401
+    # authentication comes before validation: a stranger learns nothing about the body rules
+    assert httpx.post(url, content=b"{not json").status_code == 401
+    assert httpx.post(url, json={"bogus": 1}).status_code == 401
     forged = httpx.post(url, json={"status": "received"}, headers={"Authorization": "Bearer x"})
     assert forged.status_code == 401
     auth = {"Authorization": "Bearer callback-token-for-tests-0123456789"}
