@@ -234,6 +234,26 @@ def _submit_operation() -> dict[str, Any]:
     }
 
 
+def mount_docs(app: FastAPI) -> None:
+    """Swagger UI at ``/docs`` with its assets from the ``swagger-ui-bundle`` package, so the
+    page works on a machine without internet (nothing is fetched from a CDN)."""
+    from fastapi.openapi.docs import get_swagger_ui_html
+    from starlette.staticfiles import StaticFiles
+    from swagger_ui_bundle import swagger_ui_path
+
+    app.mount("/docs/assets", StaticFiles(directory=swagger_ui_path), name="docs-assets")
+
+    @app.get("/docs", include_in_schema=False)
+    def docs() -> Response:
+        return get_swagger_ui_html(
+            openapi_url="/openapi.json",
+            title="hub API",
+            swagger_js_url="/docs/assets/swagger-ui-bundle.js",
+            swagger_css_url="/docs/assets/swagger-ui.css",
+            swagger_favicon_url="/docs/assets/favicon-32x32.png",
+        )
+
+
 def create_app(hub: Hub) -> FastAPI:
     app = FastAPI(
         title="hub",
@@ -242,7 +262,11 @@ def create_app(hub: Hub) -> FastAPI:
         # Metrics go to /metrics (Prometheus); FastAPI's OpenTelemetry probe per request is
         # pure overhead on the intake path.
         telemetry={"tracing": False, "metrics": False, "logs": False},
+        # FastAPI's own /docs and /redoc load their assets from a CDN: ours come from a package.
+        docs_url=None,
+        redoc_url=None,
     )
+    mount_docs(app)
     app.state.hub = hub
     read = Depends(require_client("records:read"))
     admin = Depends(require_client("admin"))

@@ -28,7 +28,10 @@ log = structlog.get_logger("hub.ozg_catalog")
 
 class CatalogSettings(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    pvog_enabled: bool = Field(default=True, description="Ask the PVOG Suchdienst for authorities")
+    pvog_enabled: bool = Field(
+        default=False,
+        description="Ask the PVOG Suchdienst (on the internet) for authorities; off unless set",
+    )
     pvog_url: str = DEFAULT_URL
     timeout: float = Field(default=5.0, gt=0, description="PVOG timeout for CLI and API lookups")
     retries: int = Field(default=2, ge=0)

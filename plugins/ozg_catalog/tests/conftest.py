@@ -60,6 +60,8 @@ def make_config(store_url: str, tmp_path: Path, **plugin_settings: Any):
         TOKEN,
         plugins={
             "ozg_catalog": {
+                # PVOG is off by default; these tests talk to it (pytest-httpx recordings)
+                "pvog_enabled": True,
                 "pvog_url": "https://pvog.test/suchdienst/api",
                 "breaker_seconds": 0,
                 **plugin_settings,
