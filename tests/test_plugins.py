@@ -85,6 +85,9 @@ def test_an_installed_third_party_plugin_is_found_and_adds_a_command(tmp_path: P
         "distribution": "acme-plugin",
         "version": "1.2.3",
         "hooks": ["register_adapters", "register_commands"],
+        "adapter_types": ["acme"],  # what it registers, not only which hooks it has
+        "channel_types": [],
+        "enrichers": [],
     }
     hello = run_hub("acme-hello", env=env)
     assert hello.returncode == 0 and hello.stdout.strip() == "hello from acme"

@@ -242,7 +242,14 @@ def plugins(state: CliState, as_json: bool) -> None:
         return
     for info in infos:
         version = f"{info.distribution} {info.version}" if info.distribution else "(built in)"
-        click.echo(f"{info.name:<20} {version:<28} {', '.join(info.hooks)}")
+        click.echo(f"{info.name:<20} {version:<36} {', '.join(info.hooks)}")
+        for label, names in (
+            ("adapter types", info.adapter_types),
+            ("channel types", info.channel_types),
+            ("enrichers", info.enrichers),
+        ):
+            if names:
+                click.echo(f"{'':<20} {label}: {', '.join(names)}")
     if state.plugins.disabled:
         click.echo(f"disabled: {', '.join(sorted(state.plugins.disabled))}")
 
@@ -305,8 +312,9 @@ def config() -> None:
 @config.command("show")
 @click.pass_obj
 def config_show(state: CliState) -> None:
-    """The effective configuration (file plus HUB_* environment) as JSON."""
-    _echo_json(state.config.model_dump(mode="json"))
+    """The effective configuration (file plus HUB_* environment) as JSON; passwords in URLs
+    are shown as ***."""
+    _echo_json(redact(state.config.model_dump(mode="json")))
 
 
 @config.command("schema")
@@ -363,6 +371,26 @@ def build_cli(plugins: PluginManager | None = None) -> click.Group:
     plugins = plugins if plugins is not None else PluginManager()
     plugins.add_commands(cli)
     return cli
+
+
+def redact(value: Any) -> Any:
+    """``value`` with the password of every URL in it replaced by ``***``."""
+    if isinstance(value, dict):
+        return {k: redact(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [redact(v) for v in value]
+    if isinstance(value, str) and "://" in value and "@" in value:
+        from urllib.parse import urlsplit, urlunsplit
+
+        try:
+            parts = urlsplit(value)
+            if parts.password is not None:
+                host = parts.netloc.rpartition("@")[2]
+                user = parts.username or ""
+                return urlunsplit(parts._replace(netloc=f"{user}:***@{host}"))
+        except ValueError:
+            return value
+    return value
 
 
 def main() -> None:

@@ -42,8 +42,19 @@ class ServerConfig(_Section):
 
 
 class StoreConfig(_Section):
-    url: str = "sqlite:///var/hub.db"
+    url: str = Field(
+        default="sqlite:///var/hub.db",
+        description="Database URL, or a reference to one (env:NAME, file:PATH) when it holds "
+        "a password",
+    )
     auto_migrate: bool = Field(default=True, description="Upgrade the schema when the hub starts")
+
+    def resolved_url(self) -> str:
+        """The URL itself: references are resolved here, so the config (and `hub config
+        show`) only ever holds the reference."""
+        if self.url.partition(":")[0] in ("env", "file"):
+            return resolve_secret(self.url, "store.url")
+        return self.url
     intake_batch_max: int = Field(default=512, ge=1, description="Records per group commit")
 
 
@@ -128,8 +139,24 @@ class HubConfig(BaseSettings):
         return str(self.adapters.get(instance, {}).get("type", instance))
 
 
+def check_environment(environ: dict[str, str] | None = None) -> None:
+    """``HUB_<SECTION>__<KEY>`` must name a section that exists: a misspelled override would
+    otherwise be ignored without a word, and the hub run on the value it was meant to replace."""
+    sections = set(HubConfig.model_fields)
+    for name in sorted(environ if environ is not None else os.environ):
+        if not name.upper().startswith("HUB_") or "__" not in name:
+            continue
+        section = name[4:].split("__", 1)[0].lower()
+        if section not in sections:
+            raise ConfigurationError(
+                f"environment variable {name}: there is no section [{section}] "
+                f"(sections: {', '.join(sorted(sections))})"
+            )
+
+
 def load_config(path: str | os.PathLike[str] | None = None, *, required: bool = False) -> HubConfig:
     """Read the TOML file (``path``, else ``$HUB_CONFIG``, else ``./hub.toml`` if present)."""
+    check_environment()
     chosen = path or os.environ.get(CONFIG_ENV)
     data: dict[str, Any] = {}
     if chosen is None and Path(DEFAULT_CONFIG).is_file():

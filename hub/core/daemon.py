@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import signal
+import socket
 import threading
 from collections.abc import Callable, Iterator
 
@@ -77,6 +78,26 @@ class _Server(uvicorn.Server):
                 signal.signal(sig, handler)
 
 
+def listen(host: str, port: int) -> socket.socket:
+    """A listening TCP socket on ``host:port``, or :class:`ConfigurationError` saying why not."""
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+        family, kind, proto, _, address = infos[0]
+        sock = socket.socket(family, kind, proto)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind(address)
+        except OSError:
+            sock.close()
+            raise
+    except OSError as exc:
+        raise ConfigurationError(
+            f"server: cannot listen on {host}:{port}: {exc.strerror or exc}"
+        ) from None
+    sock.set_inheritable(True)
+    return sock
+
+
 def serve(
     hub: Hub,
     *,
@@ -88,16 +109,25 @@ def serve(
     """Run API, delivery workers and channels in this process until SIGTERM/SIGINT."""
     from hub.core.api import create_app
 
-    hub.start()
-    _ = hub.adapters  # build them now: bad adapter settings refuse start-up, not a worker later
+    bind_host = host or hub.config.server.host
+    bind_port = port if port is not None else hub.config.server.port
+    # Bind before anything starts: a port in use is one clear line, and nothing says
+    # "serving" before the socket is ours.
+    sock = listen(bind_host, bind_port)
+    try:
+        hub.start()
+        _ = hub.adapters  # build them now: bad adapter settings refuse start-up, not later
+    except BaseException:
+        sock.close()
+        raise
     dispatcher = Dispatcher(hub, workers)
     hub.dispatcher = dispatcher
     channels = ChannelRunner(hub)
     app = create_app(hub)
     config = uvicorn.Config(
         app,
-        host=host or hub.config.server.host,
-        port=port if port is not None else hub.config.server.port,
+        host=bind_host,
+        port=sock.getsockname()[1],
         log_config=None,
         access_log=hub.config.server.access_log,
         server_header=False,
@@ -110,7 +140,7 @@ def serve(
     if on_ready is not None:
         on_ready()
     try:
-        server.run()
+        server.run(sockets=[sock])
     finally:
         channels.stop(hub.config.delivery.drain_seconds)
         dispatcher.stop()

@@ -32,7 +32,7 @@ class Hub:
     def __init__(self, config: HubConfig, plugins: PluginManager | None = None):
         self.config = config
         self.plugins = plugins if plugins is not None else PluginManager()
-        self.store = Store(config.store.url)
+        self.store = Store(config.store.resolved_url())
         self.attachments = AttachmentStore(config.attachments.directory, self.store)
         self.registry: Registry = self.plugins.collect(self)
         self.router = Router(config.routes, set(config.adapters))
@@ -79,6 +79,7 @@ class Hub:
         with self._lock:
             if self._started:
                 return
+            self.store.reachable()
             if self.config.store.auto_migrate:
                 self.store.migrate()
             # Serving (hub serve, LiveHub) rather than a one-off command or a worker: plugins

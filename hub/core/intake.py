@@ -176,6 +176,32 @@ class Intake:
         """Validate, enrich and route; raises :class:`IntakeRejected`. Touches no storage
         (``files`` were staged by :meth:`AttachmentStore.stage`; their rows commit with the
         record)."""
+        try:
+            return self._prepare(sub, client, idempotency_key, identity, files)
+        except IntakeRejected as exc:
+            self.rejected(exc, channel=sub.channel.value, client=client)
+            raise
+
+    def rejected(self, exc: IntakeRejected, *, channel: str, client: str | None) -> None:
+        """Count and log a refused submission: ids, fields and rules, never the values."""
+        rule = exc.problems[0].rule if exc.problems else "unknown"
+        self.hub.metrics.rejected.labels(channel, rule).inc()
+        log.info(
+            "intake_rejected",
+            client=client,
+            channel=channel,
+            status=exc.status_code,
+            problems=[f"{p.field}: {p.rule}" for p in exc.problems[:10]],
+        )
+
+    def _prepare(
+        self,
+        sub: Submission,
+        client: str,
+        idempotency_key: str | None,
+        identity: IdentityClaim | None,
+        files: Sequence[StagedFile],
+    ) -> NewRecord:
         if idempotency_key is not None and not 1 <= len(idempotency_key) <= 255:
             raise IntakeRejected.one(
                 "Idempotency-Key", "length", "must be 1 to 255 characters", status_code=400

@@ -41,7 +41,7 @@ class IntakeEndpoint:
             return
         try:
             response = await self.submit(scope, receive)
-        except IntakeRejected as exc:
+        except IntakeRejected as exc:  # counted by intake, or below when it never got there
             response = from_rejection(exc)
         except HTTPException as exc:
             response = problem(
@@ -51,7 +51,9 @@ class IntakeEndpoint:
                 headers=exc.headers,
             )
         except ValidationError as exc:
-            response = from_rejection(from_validation_error(exc))
+            rejection = from_validation_error(exc)
+            self.hub.intake.rejected(rejection, channel="unknown", client=None)
+            response = from_rejection(rejection)
         await response(scope, receive, send)
 
     async def submit(self, scope: Scope, receive: Receive) -> Response:
@@ -71,12 +73,14 @@ class IntakeEndpoint:
         body = await _read_body(receive)
         sub = Submission.model_validate_json(body)
         if not may_act_for(client, sub.municipality.ars):
-            raise IntakeRejected.one(
+            refused = IntakeRejected.one(
                 "municipality.ars",
                 "client_municipality",
                 f"client {client.name!r} may not submit for this municipality",
                 status_code=403,
             )
+            hub.intake.rejected(refused, channel=sub.channel.value, client=client.name)
+            raise refused
         claim = None
         if hub.registry.identity_providers:
             request = Request(scope)

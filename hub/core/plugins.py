@@ -41,6 +41,9 @@ class PluginInfo:
     distribution: str | None
     version: str | None
     hooks: tuple[str, ...]
+    adapter_types: tuple[str, ...] = ()
+    channel_types: tuple[str, ...] = ()
+    enrichers: tuple[str, ...] = ()
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -48,6 +51,9 @@ class PluginInfo:
             "distribution": self.distribution,
             "version": self.version,
             "hooks": list(self.hooks),
+            "adapter_types": list(self.adapter_types),
+            "channel_types": list(self.channel_types),
+            "enrichers": list(self.enrichers),
         }
 
 
@@ -92,6 +98,16 @@ class PluginManager:
             raise ConfigurationError(str(exc)) from exc
 
     def describe(self) -> list[PluginInfo]:
+        """Every loaded plugin: distribution, hooks, and what its registration hooks register
+        (run without a hub: registration hooks must not need one to name their types)."""
+        try:
+            registry = self.collect(None)  # type: ignore[arg-type]
+        except ConfigurationError:
+            registry = Registry()
+
+        def owned(items: Iterable[Any], plugin: str) -> tuple[str, ...]:
+            return tuple(sorted(i.name for i in items if i.plugin == plugin))
+
         dists = {id(plugin): dist for plugin, dist in self._pm.list_plugin_distinfo()}
         infos = []
         for name, plugin in sorted(self._pm.list_name_plugin(), key=lambda np: np[0]):
@@ -105,6 +121,9 @@ class PluginManager:
                     distribution=dist.project_name if dist else None,
                     version=dist.version if dist else None,
                     hooks=hooks,
+                    adapter_types=owned(registry.adapter_types.values(), name),
+                    channel_types=owned(registry.channel_types.values(), name),
+                    enrichers=owned(registry.enrichers, name),
                 )
             )
         return infos

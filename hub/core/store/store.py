@@ -197,7 +197,12 @@ class Store:
         self.dialect = backend
         db_file = _sqlite_file(url)
         if db_file is not None:
-            db_file.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                db_file.parent.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise ConfigurationError(
+                    f"store.url: cannot create {db_file.parent}: {exc.strerror}"
+                ) from None
         if backend == "sqlite":
             self.engine = self._sqlite_engine(url, immediate=True, echo=echo)
             self.read_engine = self._sqlite_engine(url, immediate=False, echo=echo)
@@ -235,6 +240,19 @@ class Store:
             self.read_engine.dispose()
 
     # --- schema --------------------------------------------------------------------------------
+
+    def reachable(self) -> None:
+        """Raise :class:`ConfigurationError` naming the store when it cannot be used (server
+        down, wrong password, unwritable file): one clear line instead of a traceback."""
+        from sqlalchemy.exc import DBAPIError
+
+        try:
+            with self.engine.begin() as conn:
+                conn.execute(text("SELECT 1"))
+        except DBAPIError as exc:
+            reason = str(exc.orig).strip().splitlines()[0] if exc.orig else type(exc).__name__
+            where = make_url(self.url).render_as_string(hide_password=True)
+            raise ConfigurationError(f"store {where} cannot be used: {reason}") from None
 
     def migrate(self) -> None:
         """Upgrade the schema to the newest revision (serialised across processes)."""
