@@ -12,6 +12,8 @@ install: $(STAMP)
 $(STAMP): pyproject.toml $(PLUGIN_PROJECTS)
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
+	@# the distributions were called hub and hub-* before; a venv from then would keep both
+	$(BIN)/pip uninstall --quiet --yes hub hub-bundid hub-xmeld hub-bundesdruckerei hub-fitconnect hub-ozg-catalog 2>/dev/null || true
 	$(BIN)/pip install --quiet -e '.[test,bench]' $(foreach p,$(dir $(PLUGIN_PROJECTS)),-e ./$(p))
 	touch $(STAMP)
 

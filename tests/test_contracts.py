@@ -41,3 +41,20 @@ def test_every_hook_is_documented_with_a_section_and_an_example() -> None:
         assert name in sections, f"docs/plugins.md has no section for hook {name}"
         assert "```python" in sections[name], f"docs/plugins.md: {name} has no example"
         assert getattr(hookspecs, name).__doc__.strip(), f"hook {name} has no docstring"
+
+
+def test_distribution_names_are_not_the_unrelated_hub_on_the_package_index() -> None:
+    """``hub`` on PyPI is another project: a vendor writing ``dependencies = ["hub"]`` would
+    install it. Our distributions have names of their own; plugins depend on ``kommunal-hub``."""
+    import tomllib
+
+    core = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    assert core["name"] == "kommunal-hub"
+    plugin_files = sorted((ROOT / "plugins").glob("*/pyproject.toml"))
+    assert len(plugin_files) >= 5
+    for path in plugin_files:
+        project = tomllib.loads(path.read_text(encoding="utf-8"))["project"]
+        assert project["name"].startswith("kommunal-hub-"), path
+        names = {re.split(r"[<>=!~\[; ]", d, maxsplit=1)[0] for d in project["dependencies"]}
+        assert "kommunal-hub" in names and "hub" not in names, path
+    assert 'dependencies = ["kommunal-hub"]' in (ROOT / "docs" / "plugins.md").read_text("utf-8")
