@@ -58,3 +58,34 @@ def test_distribution_names_are_not_the_unrelated_hub_on_the_package_index() -> 
         names = {re.split(r"[<>=!~\[; ]", d, maxsplit=1)[0] for d in project["dependencies"]}
         assert "kommunal-hub" in names and "hub" not in names, path
     assert 'dependencies = ["kommunal-hub"]' in (ROOT / "docs" / "plugins.md").read_text("utf-8")
+
+
+def test_the_production_example_is_valid_for_every_plugin(monkeypatch) -> None:
+    """examples/hub.production.toml: the core accepts it and each plugin's own settings model
+    accepts its section (nothing is started: the endpoints in it are placeholders)."""
+    from hub.core.config import load_config
+    from hub_bundesdruckerei.delivery import PassportOfficeSettings
+    from hub_bundesdruckerei.settings import KofferSettings
+    from hub_bundid.sp import BundIdSettings
+    from hub_fitconnect.sender import SenderSettings
+    from hub_fitconnect.subscriber import SubscriberSettings
+    from hub_ozg_catalog.plugin import CatalogSettings
+    from hub_xmeld.adapter import InboxSettings, XMeldSettings
+
+    monkeypatch.delenv("HUB_STORE__URL", raising=False)
+    config = load_config(ROOT / "examples" / "hub.production.toml")
+    assert config.store.url.startswith("env:")  # the database password is not in the file
+    for model, section in (
+        (CatalogSettings, config.plugins["ozg_catalog"]),
+        (BundIdSettings, config.plugins["bundid"]),
+        (KofferSettings, config.plugins["bundesdruckerei"]),
+        (XMeldSettings, config.adapters["xmeld"]),
+        (InboxSettings, config.channels["xmeld_inbox"]),
+        (PassportOfficeSettings, config.adapters["passport_office"]),
+        (SenderSettings, config.adapters["fitconnect"]),
+        (SubscriberSettings, config.channels["fitconnect_subscriber"]),
+    ):
+        model.model_validate(section)
+    assert config.plugins["bundid"]["legacy_algorithms"] is False
+    used = {a for route in config.routes for a in route.adapters}
+    assert used == set(config.adapters)
