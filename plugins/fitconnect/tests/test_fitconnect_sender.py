@@ -70,9 +70,10 @@ def gewerbe(h: Hub) -> str:
     h.attachments.add(
         rid,
         "gewerbe-nachweis",
-        purpose="evidence",
+        purpose="report",
         media_type="application/pdf",
         data=b"%PDF-1.7 Nachweis",
+        filename="Gewerbenachweis Ülker.pdf",
     )
     return rid
 
@@ -106,6 +107,8 @@ def test_a_record_goes_from_one_hub_to_another(simulator, sending_hub, subscribe
         assert got.service.leika_key == LEIKA and got.payload["betrieb"]["name"] == "Kiosk Ülker"
         [attachment] = got.attachments
         assert b.attachments.read(str(got.id), attachment.id) == b"%PDF-1.7 Nachweis"
+        # file name and purpose travel with it through FIT-Connect's metadata
+        assert (attachment.filename, attachment.purpose) == ("Gewerbenachweis Ülker.pdf", "report")
     finally:
         b.close()
     api = a.adapters["fitconnect"].api
@@ -196,6 +199,12 @@ def test_callbacks_are_verified_before_anything_is_fetched(simulator, subscriber
         assert httpx.post(url, content=changed, headers=_signed(body)).status_code == 401
         other = body.replace(DEST.encode(), b"00000000-0000-0000-0000-000000000000")
         assert httpx.post(url, content=other, headers=_signed(other)).status_code == 422
+        for broken, rule in ((b"{not json", "json_invalid"), (b'{"n": NaN}', "json_finite_number")):
+            r = httpx.post(url, content=broken, headers=_signed(broken))
+            assert r.status_code == 400 and r.json()["errors"][0]["rule"] == rule
+        listed = b'{"submissions": 5}'
+        r = httpx.post(url, content=listed, headers=_signed(listed))
+        assert r.status_code == 400 and r.json()["errors"][0]["field"] == "submissions"
         assert not channel.wake.is_set()
 
 
