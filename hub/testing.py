@@ -24,11 +24,37 @@ from typing import Any
 import httpx
 import uvicorn
 
-from hub.core.config import HubConfig
+from hub.core.api import create_app
+from hub.core.cli import CliState, build_cli
+from hub.core.config import HubConfig, config_from_dict
 from hub.core.dispatch import Dispatcher
 from hub.core.hub import Hub
 from hub.core.plugins import PluginManager
 from hub.core.record import Record, RecordStatus, Submission
+
+# What plugin tests use besides the helpers below (the modules they come from are private).
+__all__ = [
+    "REPO",
+    "CliState",
+    "Hub",
+    "HubConfig",
+    "LiveHub",
+    "PluginManager",
+    "Received",
+    "TestPki",
+    "WebhookReceiver",
+    "as_record",
+    "build_cli",
+    "config_from_dict",
+    "create_app",
+    "dev_hub",
+    "free_port",
+    "html_form",
+    "hub_config",
+    "postgres_schema",
+    "sample_submission",
+    "wait_until",
+]
 
 SAMPLE: dict[str, Any] = {
     "service": {"leika_key": "99115005104000"},
@@ -101,7 +127,6 @@ class LiveHub:
         workers: int | None = None,
         port: int | None = None,
     ):
-        from hub.core.api import create_app
 
         self.hub = Hub(config, plugins)
         self.hub.start()

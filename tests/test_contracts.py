@@ -89,3 +89,30 @@ def test_the_production_example_is_valid_for_every_plugin(monkeypatch) -> None:
     assert config.plugins["bundid"]["legacy_algorithms"] is False
     used = {a for route in config.routes for a in route.adapters}
     assert used == set(config.adapters)
+
+
+def test_plugins_use_only_the_public_surface() -> None:
+    """Nothing under plugins/ (code or tests) imports ``hub.core``, an underscore module of
+    ``hub``, the built-in adapters, or another plugin: a vendor's connector can be built from
+    exactly what ours are built from."""
+    import ast
+
+    offences = []
+    for path in sorted((ROOT / "plugins").rglob("*.py")):
+        own = "hub_" + path.relative_to(ROOT / "plugins").parts[0]  # plugins/<name>/…
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom) and node.module:
+                names = [node.module]
+            elif isinstance(node, ast.Import):
+                names = [a.name for a in node.names]
+            else:
+                continue
+            for name in names:
+                parts = name.split(".")
+                private = parts[0] == "hub" and (
+                    len(parts) > 1 and parts[1] not in ("testing",)
+                )
+                foreign = parts[0].startswith("hub_") and parts[0] != own
+                if private or foreign:
+                    offences.append(f"{path.relative_to(ROOT)}:{node.lineno}: {name}")
+    assert offences == []

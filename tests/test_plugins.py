@@ -33,7 +33,9 @@ def run_hub(*args: str, env: dict[str, str] | None = None, cwd: Path | None = No
 
 def test_builtin_adapters_come_through_entry_points() -> None:
     infos = {i.name: i for i in PluginManager().describe()}
-    assert infos["file"].distribution == "kommunal-hub" and infos["file"].hooks == ("register_adapters",)
+    assert infos["file"].distribution == "kommunal-hub" and infos["file"].hooks == (
+        "register_adapters",
+    )
     assert infos["webhook"].version == hub.__version__
 
 

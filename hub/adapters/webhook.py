@@ -15,7 +15,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 import time
-from email.utils import parsedate_to_datetime
 from typing import Any
 
 import httpx
@@ -26,6 +25,7 @@ from hub.core.config import resolve_secret
 from hub.core.context import CheckContext, DeliveryContext
 from hub.core.errors import ConfigurationError, PermanentError, TransientError
 from hub.core.hookspecs import hookimpl
+from hub.core.http import retry_after
 from hub.core.record import Record
 
 SIGNATURE_HEADER = "Hub-Signature"
@@ -58,18 +58,6 @@ def verify(
     return hmac.compare_digest(sign(secret, ts, body), header)
 
 
-def _retry_after(response: httpx.Response) -> float | None:
-    value = response.headers.get("Retry-After")
-    if not value:
-        return None
-    if value.isdigit():
-        return float(value)
-    try:
-        return max(0.0, parsedate_to_datetime(value).timestamp() - time.time())
-    except (TypeError, ValueError):
-        return None
-
-
 class WebhookAdapter:
     def __init__(self, settings: WebhookSettings, secret: bytes):
         self.url = str(settings.url)
@@ -93,7 +81,7 @@ class WebhookAdapter:
         if 200 <= code < 300:
             return {"status": code}
         if code in RETRYABLE or code >= 500:
-            raise TransientError(f"webhook answered {code}", retry_after=_retry_after(response))
+            raise TransientError(f"webhook answered {code}", retry_after=retry_after(response))
         raise PermanentError(f"webhook answered {code}")
 
     def check(self, ctx: CheckContext) -> str:

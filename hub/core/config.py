@@ -55,6 +55,7 @@ class StoreConfig(_Section):
         if self.url.partition(":")[0] in ("env", "file"):
             return resolve_secret(self.url, "store.url")
         return self.url
+
     intake_batch_max: int = Field(default=512, ge=1, description="Records per group commit")
 
 

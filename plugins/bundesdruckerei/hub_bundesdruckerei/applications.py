@@ -19,9 +19,14 @@ from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 
 import hub
-from hub.core.errors import FieldProblem, IntakeRejected
-from hub.core.jsonbody import parse_json_object
-from hub.core.problems import field_problems, from_rejection, problem
+from hub import (
+    FieldProblem,
+    IntakeRejected,
+    field_problems,
+    from_rejection,
+    parse_json_object,
+    problem,
+)
 from hub_bundesdruckerei import checks
 from hub_bundesdruckerei.store import KofferStore
 

@@ -20,9 +20,7 @@ from fastapi import APIRouter, Depends, HTTPException, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 import hub
-from hub.adapters.webhook import _retry_after
-from hub.core.problems import problem
-from hub.core.store import utcnow
+from hub import problem, retry_after, utcnow
 from hub_bundesdruckerei import package
 from hub_bundesdruckerei.applications import is_identity_document
 from hub_bundesdruckerei.store import KofferStore
@@ -122,7 +120,7 @@ class PassportOfficeAdapter:
             return {"status": code, "receipt": receipt}
         if code in RETRYABLE or code >= 500:
             raise hub.TransientError(
-                f"passport software answered {code}", retry_after=_retry_after(response)
+                f"passport software answered {code}", retry_after=retry_after(response)
             )
         raise hub.PermanentError(f"passport software answered {code}: {response.text[:200]}")
 

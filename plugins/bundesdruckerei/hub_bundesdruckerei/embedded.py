@@ -8,9 +8,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from hub.adapters._settings import parse_settings
-from hub.core.background import BackgroundServer
-from hub.core.config import resolve_secret
+from hub import BackgroundServer, parse_settings, resolve_secret
 from hub_bundesdruckerei.receiver import Receiver
 
 

@@ -12,7 +12,7 @@ import click
 import structlog
 
 import hub
-from hub.core.cli import pass_hub
+from hub import pass_hub
 
 NAME = "bundesdruckerei"
 log = structlog.get_logger("hub.koffer")
@@ -25,7 +25,7 @@ def state(h: Any) -> Any:
     raw = h.config.plugins.get(NAME)
     if raw is None:
         return None
-    from hub.adapters._settings import parse_settings
+    from hub import parse_settings
     from hub_bundesdruckerei.settings import KofferSettings
     from hub_bundesdruckerei.store import KofferStore
 
@@ -128,7 +128,7 @@ def register_adapters(register: Any) -> None:
     from hub_bundesdruckerei.delivery import PassportOfficeAdapter, PassportOfficeSettings
 
     def make(settings: dict[str, Any], h: Any) -> PassportOfficeAdapter:
-        from hub.adapters._settings import parse_settings
+        from hub import parse_settings
 
         return PassportOfficeAdapter(
             parse_settings(PassportOfficeSettings, settings), h, lambda: state(h)

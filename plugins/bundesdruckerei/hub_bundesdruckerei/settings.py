@@ -8,7 +8,7 @@ import binascii
 from pydantic import BaseModel, ConfigDict, Field
 
 import hub
-from hub.core.config import resolve_secret
+from hub import resolve_secret
 
 PURPOSES = ("photo", "fingerprint", "signature", "document")
 MB = 1024 * 1024

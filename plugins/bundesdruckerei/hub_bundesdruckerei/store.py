@@ -17,8 +17,7 @@ from typing import Any
 from sqlalchemy import insert, select, update
 from sqlalchemy.exc import IntegrityError
 
-from hub.core.store import utcnow
-from hub.core.store.migrate import upgrade
+from hub import upgrade_schema, utcnow
 from hub_bundesdruckerei import crypto, tables
 from hub_bundesdruckerei.settings import KofferSettings
 
@@ -82,7 +81,7 @@ class KofferStore:
         return self._master
 
     def migrate(self) -> None:
-        upgrade(
+        upgrade_schema(
             self.store.engine,
             script_location=MIGRATIONS,
             metadata=tables.metadata,

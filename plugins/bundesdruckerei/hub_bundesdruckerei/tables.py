@@ -14,7 +14,7 @@ from sqlalchemy import (
     Text,
 )
 
-from hub.core.store.schema import UtcDateTime
+from hub import UtcDateTime
 
 VERSION_TABLE = "alembic_version_bundesdruckerei"
 metadata = MetaData()

@@ -27,8 +27,7 @@ import structlog
 from fastapi import APIRouter, Request, Response
 from starlette.requests import ClientDisconnect
 
-from hub.core.problems import problem
-from hub.core.store import utcnow
+from hub import problem, utcnow
 from hub_bundesdruckerei.settings import PURPOSES
 from hub_bundesdruckerei.store import CASE_RULE, Device, KofferStore, Upload
 

@@ -7,8 +7,7 @@ import base64
 import pytest
 from click.testing import CliRunner
 
-from hub.core.cli import CliState, build_cli
-from hub.core.plugins import PluginManager
+from hub.testing import CliState, PluginManager, build_cli
 
 
 @pytest.fixture

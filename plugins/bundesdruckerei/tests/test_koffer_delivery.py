@@ -13,7 +13,7 @@ import pytest
 from joserfc.jwk import ECKey
 from sqlalchemy import select, update
 
-from hub.core.store import utcnow
+from hub import utcnow
 from hub.testing import wait_until
 from hub_bundesdruckerei import package, tables
 

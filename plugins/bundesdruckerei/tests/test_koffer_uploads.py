@@ -16,7 +16,7 @@ from sqlalchemy import update
 from tusclient import client as tus_client
 from tusclient.exceptions import TusCommunicationError
 
-from hub.core.store import utcnow
+from hub import utcnow
 from hub_bundesdruckerei import crypto, tables
 
 CASE = "case-0001-abcdef"

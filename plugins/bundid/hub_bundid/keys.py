@@ -12,7 +12,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import NameOID
 
-from hub.core.errors import ConfigurationError
+from hub import ConfigurationError
 
 
 @dataclass(frozen=True)

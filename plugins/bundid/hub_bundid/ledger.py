@@ -12,8 +12,7 @@ from typing import Any
 from sqlalchemy import delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
-from hub.core.store import Store, utcnow
-from hub.core.store.migrate import upgrade
+from hub import Store, upgrade_schema, utcnow
 from hub_bundid import tables
 from hub_bundid.constants import SESSION_LIMITS
 from hub_bundid.errors import SamlError
@@ -27,7 +26,7 @@ class Ledger:
         self.store = store
 
     def migrate(self) -> None:
-        upgrade(
+        upgrade_schema(
             self.store.engine,
             script_location=MIGRATIONS,
             metadata=tables.metadata,

@@ -24,7 +24,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
 
-from hub.core.background import BackgroundServer
+from hub import BackgroundServer
 from hub_bundid import keys, messages
 from hub_bundid.errors import SamlError
 from hub_bundid.idp import PERSONAS, Crypto, ResponseSpec, build_error_response, build_response

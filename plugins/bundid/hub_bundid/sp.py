@@ -21,8 +21,7 @@ from itsdangerous import BadSignature, SignatureExpired, TimestampSigner, URLSaf
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 import hub
-from hub.core.config import resolve_secret
-from hub.core.problems import problem
+from hub import problem, resolve_secret
 from hub_bundid import keys, messages
 from hub_bundid.constants import OID_OF, RANK_OF_LEVEL, STORK
 from hub_bundid.errors import MESSAGES, MESSAGES_DE, SamlError

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import Column, Index, Integer, MetaData, String, Table, Text
 
-from hub.core.store.schema import UtcDateTime
+from hub import UtcDateTime
 
 VERSION_TABLE = "alembic_version_bundid"
 metadata = MetaData()

@@ -6,7 +6,7 @@ from typing import Any
 
 from lxml import etree
 
-from hub.core.xmlsafe import XmlRejected, parse_xml
+from hub import XmlRejected, parse_xml
 from hub_bundid.errors import SamlError
 
 DEFAULT_MAX_BYTES = 256 * 1024

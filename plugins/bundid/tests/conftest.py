@@ -11,8 +11,7 @@ from typing import Any
 import httpx
 import pytest
 
-from hub.core.plugins import PluginManager
-from hub.testing import LiveHub, free_port, hub_config
+from hub.testing import LiveHub, PluginManager, free_port, hub_config
 from hub.testing import html_form as form
 from hub_bundid import keys
 from hub_bundid.simulator import Simulator, SimulatorConfig, SimulatorServer

@@ -205,7 +205,7 @@ def test_idle_timeout_ends_the_session(bundid) -> None:
         assert b.get("/bundid/me").status_code == 200
         from datetime import timedelta
 
-        from hub.core.store import utcnow
+        from hub import utcnow
 
         with bundid.live.hub.store.engine.begin() as conn:
             conn.execute(update(tables.sessions).values(last_seen=utcnow() - timedelta(minutes=6)))

@@ -11,9 +11,7 @@ import httpx
 import pytest
 
 import hub
-from hub.core.hub import Hub
-from hub.core.plugins import PluginManager
-from hub.testing import LiveHub, free_port, hub_config
+from hub.testing import Hub, LiveHub, PluginManager, free_port, hub_config
 from hub_bundid import keys, messages
 from hub_bundid.sp import metadata_over_http
 

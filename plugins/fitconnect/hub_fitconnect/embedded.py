@@ -13,7 +13,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from hub.core.background import BackgroundServer
+from hub import BackgroundServer
 from hub_fitconnect import crypto
 from hub_fitconnect.simulator import FitConnectSimulator
 

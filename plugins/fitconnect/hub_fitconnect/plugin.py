@@ -16,9 +16,7 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 
 import hub
 import hub as hub_pkg
-from hub.core.cli import pass_hub
-from hub.core.jsonbody import parse_json_object
-from hub.core.problems import from_rejection, problem
+from hub import from_rejection, parse_json_object, pass_hub, problem
 
 log = structlog.get_logger("hub.fitconnect")
 CALLBACK_WINDOW = 300  # seconds: FIT-Connect callbacks older than this are replays
@@ -45,7 +43,7 @@ def hub_startup(hub: Any) -> None:
     raw = hub.config.plugins.get("fitconnect", {}).get("simulator")
     if raw is None or not hub.serving:
         return
-    from hub.adapters._settings import parse_settings
+    from hub import parse_settings
     from hub_fitconnect.embedded import EmbeddedSettings, EmbeddedSimulator
 
     simulator = EmbeddedSimulator(parse_settings(EmbeddedSettings, raw))
@@ -110,7 +108,7 @@ def check_health(hub: Any) -> list[tuple[str, bool, str]] | None:
 @hub.hookimpl
 def register_channels(register: Any) -> None:
     def subscriber(settings: dict[str, Any], h: Any) -> Any:
-        from hub.adapters._settings import parse_settings
+        from hub import parse_settings
         from hub_fitconnect.subscriber import Subscriber, SubscriberSettings
 
         return Subscriber(parse_settings(SubscriberSettings, settings), h)
@@ -127,7 +125,7 @@ def register_channels(register: Any) -> None:
 @hub.hookimpl
 def register_adapters(register: Any) -> None:
     def make(settings: dict[str, Any], h: Any) -> Any:
-        from hub.adapters._settings import parse_settings
+        from hub import parse_settings
         from hub_fitconnect.sender import FitConnectAdapter, SenderSettings
 
         return FitConnectAdapter(parse_settings(SenderSettings, settings), h)
@@ -186,7 +184,7 @@ def register_routes(register: Any, hub: Any) -> None:
     ) -> dict[str, Any]:
         """What the subscriber did with each submission (ids, state, reason; no content), for
         the destinations of the caller's municipalities."""
-        from hub.core.auth import may_act_for
+        from hub import may_act_for
 
         configured = hub.config.channels.get("fitconnect_subscriber", {}).get("destinations", [])
         mine = {

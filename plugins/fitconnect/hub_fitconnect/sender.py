@@ -26,8 +26,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import insert, select, update
 
 import hub
-from hub.core.config import resolve_secret
-from hub.core.store import utcnow
+from hub import resolve_secret, utcnow
 from hub_fitconnect import crypto, schemas, tables
 from hub_fitconnect.api import ApiProblem, SubmissionApi
 
@@ -285,7 +284,7 @@ class EventFollower:
     """The ``fitconnect_events`` channel: follows what became of sent submissions."""
 
     def __init__(self, settings: dict[str, Any], h: Any):
-        from hub.adapters._settings import parse_settings
+        from hub import parse_settings
 
         self.interval = float(settings.pop("interval", 30))
         self.settings = parse_settings(SenderSettings, settings)

@@ -33,9 +33,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sqlalchemy import insert, select, update
 
 import hub
-from hub.core.config import resolve_secret
-from hub.core.store import utcnow
-from hub.core.xmlsafe import XmlRejected, parse_xml
+from hub import XmlRejected, parse_xml, resolve_secret, utcnow
 from hub_fitconnect import crypto, identity, schemas, tables
 from hub_fitconnect.api import ApiProblem, SubmissionApi
 

@@ -7,8 +7,7 @@ from typing import Any
 
 from sqlalchemy import Column, Integer, MetaData, String, Table, Text
 
-from hub.core.store.migrate import upgrade
-from hub.core.store.schema import UtcDateTime
+from hub import UtcDateTime, upgrade_schema
 
 VERSION_TABLE = "alembic_version_fitconnect"
 metadata = MetaData()
@@ -43,7 +42,7 @@ sent = Table(
 
 
 def migrate(store: Any) -> None:
-    upgrade(
+    upgrade_schema(
         store.engine,
         script_location=Path(__file__).parent / "migrations",
         metadata=metadata,

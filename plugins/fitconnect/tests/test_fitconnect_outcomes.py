@@ -14,10 +14,8 @@ from sqlalchemy import update
 from structlog.testing import capture_logs
 
 import hub
-from hub.core.cli import CliState, build_cli
-from hub.core.hub import Hub
-from hub.core.plugins import PluginManager
-from hub.core.store import utcnow
+from hub import utcnow
+from hub.testing import CliState, Hub, PluginManager, build_cli
 from hub_fitconnect import crypto, tables
 
 LEIKA = "99050012104000"
@@ -318,7 +316,7 @@ def test_outcomes_are_shown_by_the_cli_and_the_api(simulator, subscriber_config,
     assert row["attempts"] == 1 and row["next_attempt_at"]
     from fastapi.testclient import TestClient
 
-    from hub.core.api import create_app
+    from hub.testing import create_app
 
     h = Hub(config)
     try:

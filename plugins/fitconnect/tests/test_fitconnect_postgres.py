@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from hub.core.hub import Hub
-from hub.testing import postgres_schema
+from hub.testing import Hub, postgres_schema
 
 
 def test_subscriber_on_postgresql(simulator, subscriber_config, send) -> None:

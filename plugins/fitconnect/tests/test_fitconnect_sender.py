@@ -14,9 +14,8 @@ import structlog
 from joserfc.jwk import RSAKey
 
 import hub
-from hub.core.context import DeliveryContext
-from hub.core.hub import Hub
-from hub.testing import LiveHub, hub_config, sample_submission
+from hub import DeliveryContext
+from hub.testing import Hub, LiveHub, hub_config, sample_submission
 from hub_fitconnect import sender
 from hub_fitconnect.plugin import verify_callback
 

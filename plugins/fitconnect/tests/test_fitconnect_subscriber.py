@@ -8,7 +8,7 @@ import json
 import pytest
 from joserfc.jwk import RSAKey
 
-from hub.core.hub import Hub
+from hub.testing import Hub
 from hub_fitconnect import crypto
 
 DEST = "7e4a3c52-1d0b-4c8e-9a51-2f3b6d8e0c14"

@@ -13,7 +13,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from hub.core.store import utcnow
+from hub import utcnow
 from hub_ozg_catalog.catalogue import Catalogue
 from hub_ozg_catalog.keys import Ars
 from hub_ozg_catalog.pvog import PvogClient, PvogError, PvogUnavailable, authority_from_detail

@@ -18,8 +18,7 @@ from typing import Any
 
 from sqlalchemy import delete, func, insert, select
 
-from hub.core.store import Store, utcnow
-from hub.core.store.migrate import upgrade
+from hub import Store, upgrade_schema, utcnow
 from hub_ozg_catalog import tables
 from hub_ozg_catalog.builtin import builtin_services
 from hub_ozg_catalog.importers import Zustaendigkeit, iter_chunks
@@ -60,7 +59,7 @@ class Catalogue:
     # --- schema and built-ins ------------------------------------------------------------------
 
     def migrate(self) -> None:
-        upgrade(
+        upgrade_schema(
             self.store.engine,
             script_location=MIGRATIONS,
             metadata=tables.metadata,

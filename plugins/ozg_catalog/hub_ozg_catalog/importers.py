@@ -16,8 +16,8 @@ from typing import Any
 
 from lxml import etree
 
-from hub.core.xmlsafe import XmlRejected
-from hub.core.xmlsafe import parse_xml as safe_parse
+from hub import XmlRejected
+from hub import parse_xml as safe_parse
 from hub_ozg_catalog.keys import ARS_RE, LEIKA_RE, Ars
 
 MAX_FILE_BYTES = 200 * 1024 * 1024

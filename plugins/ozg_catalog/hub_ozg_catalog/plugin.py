@@ -14,8 +14,7 @@ from fastapi import APIRouter, Depends, HTTPException, Query
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 import hub
-from hub.core.auth import require_client
-from hub.core.cli import pass_hub
+from hub import pass_hub, require_client
 from hub_ozg_catalog.authority import AuthorityResolver, AuthorityUnavailable
 from hub_ozg_catalog.catalogue import Catalogue
 from hub_ozg_catalog.importers import ImportProblem, read_leika_csv, read_regions, read_xzufi

@@ -12,9 +12,7 @@ from typing import Any
 import pytest
 from sqlalchemy.exc import OperationalError
 
-from hub.core.hub import Hub
-from hub.core.plugins import PluginManager
-from hub.testing import POSTGRES_URL_ENV, hub_config, postgres_schema
+from hub.testing import POSTGRES_URL_ENV, Hub, PluginManager, hub_config, postgres_schema
 
 REPO = Path(__file__).resolve().parents[3]
 SHARED = Path(os.environ.get("HUB_SHARED_DIR", REPO.parent / "shared"))

@@ -9,9 +9,7 @@ import httpx
 import pytest
 from click.testing import CliRunner
 
-from hub.core.cli import CliState, build_cli
-from hub.core.plugins import PluginManager
-from hub.testing import LiveHub, sample_submission
+from hub.testing import CliState, LiveHub, PluginManager, build_cli, sample_submission
 from hub_ozg_catalog.importers import read_leika_csv, read_regions, read_xzufi
 from hub_ozg_catalog.plugin import state
 

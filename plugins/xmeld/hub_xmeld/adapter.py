@@ -18,8 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import insert, select
 
 import hub
-from hub.core.store import utcnow
-from hub.core.store.migrate import upgrade
+from hub import upgrade_schema, utcnow
 from hub_xmeld import anmeldung, messages, schemas, tables, xta
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -102,7 +101,7 @@ class InboxSettings(XtaSettings):
 
 
 def migrate(store: Any) -> None:
-    upgrade(
+    upgrade_schema(
         store.engine,
         script_location=MIGRATIONS,
         metadata=tables.metadata,
@@ -232,13 +231,13 @@ class InboxChannel:
 
 
 def make_inbox(settings: dict[str, Any], h: Any) -> InboxChannel:
-    from hub.adapters._settings import parse_settings
+    from hub import parse_settings
 
     return InboxChannel(parse_settings(InboxSettings, settings), h)
 
 
 def make_adapter(settings: dict[str, Any], h: Any) -> XMeldAdapter:
-    from hub.adapters._settings import parse_settings
+    from hub import parse_settings
 
     return XMeldAdapter(parse_settings(XMeldSettings, settings), h)
 

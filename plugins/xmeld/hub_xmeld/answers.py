@@ -17,7 +17,7 @@ from typing import Any
 
 from lxml import etree
 
-from hub.core.xmlsafe import XmlRejected, parse_xml
+from hub import XmlRejected, parse_xml
 from hub_xmeld import codes
 from hub_xmeld.schemas import RUECKWEISUNG_NS, XMELD_NS, Issue, XMeldSchema
 

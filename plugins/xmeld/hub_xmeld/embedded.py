@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
-from hub.core.background import BackgroundServer
+from hub import BackgroundServer
 from hub_xmeld import messages, schemas, xta
 from hub_xmeld.office_sim import MeldebehoerdeSimulator
 from hub_xmeld.xta_schema import compile_schema

@@ -16,7 +16,7 @@ import structlog
 from sqlalchemy import insert, select, update
 
 import hub
-from hub.core.store import utcnow
+from hub import utcnow
 from hub_xmeld import messages, schemas, tables, xta
 
 log = structlog.get_logger("hub.xmeld")
@@ -78,7 +78,7 @@ def enqueue_code(h: Any, adapter: Any, record: hub.Record, code: str) -> tuple[s
 
 
 def _code_of(content: str) -> str | None:
-    from hub.core.xmlsafe import parse_xml
+    from hub import parse_xml
 
     data = base64.b64decode(content)
     root = parse_xml(data, max_bytes=len(data) + 1, what="queued 1706")  # no DTDs, ever

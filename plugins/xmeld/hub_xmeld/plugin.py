@@ -115,7 +115,7 @@ def hub_startup(hub: Any) -> None:
     settings = hub.config.plugins.get("xmeld", {}).get("simulator")
     if settings is None or not hub.serving:  # not for one-off commands
         return
-    from hub.adapters._settings import parse_settings
+    from hub import parse_settings
     from hub_xmeld.embedded import EmbeddedSimulator, SimulatorSettings
 
     simulator = EmbeddedSimulator(parse_settings(SimulatorSettings, settings))

@@ -9,9 +9,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, StringConstraints
 
 import hub
-from hub.core.auth import may_act_for, require_client
-from hub.core.config import ClientConfig
-from hub.core.problems import problem
+from hub import ClientConfig, may_act_for, problem, require_client
 
 
 class CodeIn(BaseModel):

@@ -17,7 +17,7 @@ from typing import Any
 
 from lxml import etree
 
-from hub.core.xmlsafe import XmlRejected, parse_xml
+from hub import XmlRejected, parse_xml
 
 ENV = "HUB_XOEV_DIR"
 XMELD_NS = "http://www.osci.de/xmeld2511a"

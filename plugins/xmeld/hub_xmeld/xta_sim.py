@@ -27,7 +27,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from hub.core.xmlsafe import XmlRejected, parse_xml
+from hub import XmlRejected, parse_xml
 from hub_xmeld.xta_schema import (
     ACTIONS,
     OSCI_NS,

@@ -97,10 +97,8 @@ def delivery(tmp_path: Path):
     """A hub on SQLite with one record, and DeliveryContexts for it by attempt number."""
     import structlog
 
-    from hub.core.config import config_from_dict
-    from hub.core.context import DeliveryContext
-    from hub.core.hub import Hub
-    from hub.core.plugins import PluginManager
+    from hub import DeliveryContext
+    from hub.testing import Hub, PluginManager, config_from_dict
 
     h = Hub(
         config_from_dict(

@@ -106,10 +106,7 @@ def test_kill_9_between_send_and_completion_ends_delivered_with_one_message(
     gateway.slow_answers.clear()
     second = _worker(config, log)
     try:
-        from hub.core.config import load_config
-        from hub.core.store import Store
-
-        store = Store(load_config(config).store.url)
+        store = hub.Store(f"sqlite:///{tmp_path / 'hub.db'}")
         [row] = store.list_records(limit=10)
 
         def delivered() -> bool:

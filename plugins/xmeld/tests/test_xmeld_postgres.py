@@ -7,9 +7,8 @@ from pathlib import Path
 from sqlalchemy import insert
 
 import hub
-from hub.core.hub import Hub
-from hub.core.store import utcnow
-from hub.testing import hub_config, postgres_schema, sample_submission
+from hub import utcnow
+from hub.testing import Hub, hub_config, postgres_schema, sample_submission
 from hub_xmeld import adapter, tables
 
 

@@ -9,8 +9,7 @@ import pytest
 from click.testing import CliRunner
 from lxml import etree
 
-from hub.core.cli import CliState, build_cli
-from hub.core.plugins import PluginManager
+from hub.testing import CliState, PluginManager, build_cli
 from hub_xmeld import schemas
 
 

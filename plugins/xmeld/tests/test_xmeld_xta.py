@@ -266,7 +266,7 @@ def test_inbox_channel_polls_and_applies(
 
     from sqlalchemy import insert
 
-    from hub.core.store import utcnow
+    from hub import utcnow
     from hub_xmeld import adapter, tables
 
     mine, office = mailbox_clients(gateway, xoev_dir)

@@ -1,5 +1,5 @@
 """Alembic environment of the bundesdruckerei plugin's own migration history."""
 
-from hub.core.store.migrate import run_env
+from hub import migration_env
 
-run_env()
+migration_env()

@@ -7,7 +7,7 @@ Revises: f002
 import sqlalchemy as sa
 from alembic import op
 
-from hub.core.store.schema import UtcDateTime
+from hub import UtcDateTime
 
 revision = "f003"
 down_revision = "f002"

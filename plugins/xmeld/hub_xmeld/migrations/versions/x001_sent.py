@@ -8,7 +8,7 @@ Create Date: 2026-11-21
 import sqlalchemy as sa
 from alembic import op
 
-from hub.core.store.schema import UtcDateTime
+from hub import UtcDateTime
 
 revision = "x001"
 down_revision = None
