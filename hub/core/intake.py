@@ -60,6 +60,10 @@ def _apply_claim(applicant: Applicant | None, claim: IdentityClaim) -> Applicant
         raise IntakeRejected(problems) from None
 
 
+def _route_keys(sub: Submission) -> tuple[str, str, str]:
+    return (sub.service.leika_key, sub.municipality.ars, sub.channel.value)
+
+
 class GroupCommitter:
     """One writer thread that commits queued records in batches."""
 
@@ -209,7 +213,12 @@ class Intake:
         if sub.payload and (bad := non_finite(sub.payload, "payload")) is not None:
             raise IntakeRejected(bad, status_code=400)
         digest = body_digest(sub)
-        problems = self.hub.registry.payload_schemas.problems(sub.service.leika_key, sub.payload)
+        registry = self.hub.registry
+        # Route first: a plugin's schema and checks bind only the records routed to its
+        # adapters, so installing a plugin changes nothing for the others.
+        adapters = self.hub.router.require(sub)
+        active = registry.active_for({self.hub.config.adapter_type(a) for a in adapters})
+        problems = registry.payload_schemas.problems(sub.service.leika_key, sub.payload, active)
         if problems:
             raise IntakeRejected(problems)
         # The submission is validated already: build the record from its parts without a
@@ -224,16 +233,18 @@ class Intake:
         )
         if identity is not None:
             record.applicant = _apply_claim(record.applicant, identity)
-        if self.hub.registry.enrichers:
+        if registry.enrichers:
             ctx = EnrichContext(hub=self.hub, client=client)
-            for enricher in self.hub.registry.enrichers:
-                enricher.fn(record, ctx)
+            for enricher in registry.enrichers:
+                if not enricher.routed_only or active(enricher.plugin):
+                    enricher.fn(record, ctx)
             # Enrichers mutate freely; the result must still be a valid record.
             try:
                 record = Record.model_validate(record.model_dump())
             except Exception as exc:
                 raise IntakeRejected(FieldProblem("(record)", "enrichment", str(exc))) from exc
-        adapters = self.hub.router.require(record)
+            if _route_keys(record) != _route_keys(sub):  # an enricher changed what routes
+                adapters = self.hub.router.require(record)
         return NewRecord(record, client, idempotency_key, digest, adapters, files)
 
     def submit(

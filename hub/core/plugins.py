@@ -17,6 +17,7 @@ import structlog
 from hub.core import hookspecs
 from hub.core.errors import ConfigurationError
 from hub.core.registry import (
+    PHASES,
     AdapterType,
     ChannelType,
     Enricher,
@@ -164,9 +165,15 @@ class PluginManager:
             _check_name("channel", name, reg.channel_types)
             reg.channel_types[name] = ChannelType(name, factory, current["plugin"])
 
-        def enricher(name: str, fn: Any, *, order: int = 100) -> None:
+        def enricher(
+            name: str, fn: Any, *, phase: str = "check", routed_only: bool = False
+        ) -> None:
             _check_name("enricher", name, {e.name: e for e in reg.enrichers})
-            reg.enrichers.append(Enricher(name, fn, order, current["plugin"]))
+            if phase not in PHASES:
+                raise ConfigurationError(
+                    f"enricher {name!r}: phase {phase!r} is not one of {', '.join(PHASES)}"
+                )
+            reg.enrichers.append(Enricher(name, fn, phase, current["plugin"], routed_only))
 
         def identity(name: str, provider: Any) -> None:
             _check_name("identity provider", name, reg.identity_providers)
@@ -195,7 +202,7 @@ class PluginManager:
                     raise ConfigurationError(
                         f"plugin {plugin_name!r} failed in {hook}: {type(exc).__name__}: {exc}"
                     ) from exc
-        reg.enrichers.sort(key=lambda e: e.order)
+        reg.enrichers.sort(key=lambda e: PHASES.index(e.phase))  # stable: registration order
         return reg
 
     def routers(self, hub: Hub) -> list[APIRouter]:

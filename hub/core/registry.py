@@ -93,12 +93,20 @@ EnricherFn = Callable[["Record", "EnrichContext"], None]
 class Enricher:
     name: str
     fn: EnricherFn
-    order: int = 100
+    phase: str = "check"
     plugin: str = ""
+    routed_only: bool = False  # only for records routed to an adapter type of this plugin
+
+
+# Enrichers run phase by phase, in registration order within a phase: the catalogue fills in
+# names and authorities, identity checks see the applicant, protocol checks see everything.
+PHASES = ("catalogue", "identity", "check")
 
 
 class RegisterEnricher(Protocol):
-    def __call__(self, name: str, enricher: EnricherFn, *, order: int = 100) -> None: ...
+    def __call__(
+        self, name: str, enricher: EnricherFn, *, phase: str = "check", routed_only: bool = False
+    ) -> None: ...
 
 
 # --- identity providers ----------------------------------------------------------------------
@@ -151,20 +159,31 @@ class PayloadSchemas:
     def patterns(self) -> list[str]:
         return sorted(self._by_pattern)
 
-    def for_key(self, leika_key: str) -> Draft202012Validator | None:
+    def for_key(
+        self, leika_key: str, active: Callable[[str], bool] | None = None
+    ) -> Draft202012Validator | None:
         exact = self._by_pattern.get(leika_key)
-        if exact:
+        if exact and (active is None or active(exact[1])):
             return exact[0]
         prefixes = [
             (len(pattern), validator)
-            for pattern, (validator, _) in self._by_pattern.items()
-            if pattern.endswith("*") and leika_key.startswith(pattern[:-1])
+            for pattern, (validator, plugin) in self._by_pattern.items()
+            if pattern.endswith("*")
+            and leika_key.startswith(pattern[:-1])
+            and (active is None or active(plugin))
         ]
         best = max(prefixes, key=lambda pv: pv[0], default=None)
         return best[1] if best else None
 
-    def problems(self, leika_key: str, payload: Mapping[str, Any]) -> list[FieldProblem]:
-        validator = self.for_key(leika_key)
+    def problems(
+        self,
+        leika_key: str,
+        payload: Mapping[str, Any],
+        active: Callable[[str], bool] | None = None,
+    ) -> list[FieldProblem]:
+        """What is wrong with ``payload``; ``active(plugin)`` says whether a schema of that
+        plugin applies to this record (a plugin's schema binds the records routed to it)."""
+        validator = self.for_key(leika_key, active)
         if validator is None:
             return []
         found = []
@@ -194,3 +213,11 @@ class Registry:
     enrichers: list[Enricher] = field(default_factory=list)
     identity_providers: dict[str, IdentityProvider] = field(default_factory=dict)
     payload_schemas: PayloadSchemas = field(default_factory=PayloadSchemas)
+
+    def active_for(self, adapter_types: set[str]) -> Callable[[str], bool]:
+        """Whether a plugin's checks apply to a record routed to ``adapter_types``: a plugin
+        that brings adapters checks only the records routed to them (installing it changes
+        nothing for the others); a plugin without adapters checks every record."""
+        owners = {t.plugin for t in self.adapter_types.values()}
+        routed = {self.adapter_types[t].plugin for t in adapter_types if t in self.adapter_types}
+        return lambda plugin: plugin not in owners or plugin in routed

@@ -120,7 +120,7 @@ def register_enrichers(register: Any) -> None:
             )
         check(record, ctx, st)
 
-    register("koffer_applications", enrich, order=60)
+    register("koffer_applications", enrich, phase="check")
 
 
 @hub.hookimpl

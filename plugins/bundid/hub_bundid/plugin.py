@@ -140,7 +140,7 @@ def check_trust_level(record: hub.Record, ctx: hub.EnrichContext) -> None:
 
 @hub.hookimpl
 def register_enrichers(register: Any) -> None:
-    register("bundid_trust_level", check_trust_level, order=20)
+    register("bundid_trust_level", check_trust_level, phase="identity")
 
 
 @hub.hookimpl

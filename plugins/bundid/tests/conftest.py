@@ -134,10 +134,3 @@ def bundid(tmp_path: Path, key_material: Path, request) -> Iterator[Setup]:
     with LiveHub(config, PluginManager(), port=hub_port) as live:
         yield Setup(live, simulator, sim_url)
     server.stop()
-
-
-@pytest.fixture(autouse=True)
-def without_xmeld(monkeypatch: pytest.MonkeyPatch) -> None:
-    """These tests submit the core's thin sample Anmeldung; the xmeld plugin (which demands a
-    complete one) is tested on its own."""
-    monkeypatch.setenv("HUB_DISABLE_PLUGINS", "xmeld")

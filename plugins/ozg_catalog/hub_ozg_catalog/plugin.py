@@ -147,7 +147,7 @@ def _attach_authority(st: State, record: hub.Record, key: str, ars: str) -> None
 
 @hub.hookimpl
 def register_enrichers(register: Any) -> None:
-    register(NAME, enrich, order=10)
+    register(NAME, enrich, phase="catalogue")
 
 
 # --- HTTP --------------------------------------------------------------------------------------

@@ -110,10 +110,3 @@ def kdn_rows() -> list[dict[str, Any]]:
     from hub_ozg_catalog.importers import read_leika_csv
 
     return read_leika_csv(shared_file("catalog/leika_kdn_2019.csv"))[1]
-
-
-@pytest.fixture(autouse=True)
-def without_xmeld(monkeypatch: pytest.MonkeyPatch) -> None:
-    """These tests submit the core's thin sample Anmeldung; the xmeld plugin (which demands a
-    complete one) is tested on its own."""
-    monkeypatch.setenv("HUB_DISABLE_PLUGINS", "xmeld")

@@ -143,7 +143,7 @@ def register_enrichers(register: Any) -> None:
     from hub_xmeld.intake_check import check
 
     # after the catalogue (order 10) has named the service and the authority
-    register("xmeld", check, order=50)
+    register("xmeld", check, phase="check", routed_only=True)
 
 
 @hub.hookimpl

@@ -254,3 +254,27 @@ def test_outbox_survives_an_outage_and_a_crash_after_sending(chain, gateway) -> 
             select(tables.outbox.c.state).where(tables.outbox.c.nachrichten_uuid == uuid)
         ).scalar_one()
     assert state == "sent"
+
+
+def test_installing_xmeld_changes_nothing_for_records_not_routed_to_it(tmp_path) -> None:
+    """A thin Anmeldung (no XMeld payload) routed only to the file adapter is accepted with the
+    xmeld plugin installed; routed to the xmeld adapter, xmeld's schema and dry run apply."""
+    import hub
+    from hub.testing import Hub, PluginManager, sample_submission
+
+    thin = hub.Submission.model_validate(sample_submission())  # 99115005104000, no payload
+    assert thin.service.leika_key.startswith("99115005104")
+    config = hub_config(
+        f"sqlite:///{tmp_path / 'hub.db'}",
+        tmp_path / "out",
+        TOKEN,
+        plugins={"ozg_catalog": {"pvog_enabled": False}},
+    )
+    h = Hub(config, PluginManager())
+    assert "xmeld" in h.registry.adapter_types  # installed
+    h.start(intake_thread=False)
+    try:
+        accepted = h.intake.submit(thin, client="portal")
+        assert h.store.get_record(accepted.record_id).deliveries[0].adapter == "file"
+    finally:
+        h.close()
