@@ -212,3 +212,64 @@ def test_lifecycle_hooks_run_and_startup_can_refuse(make_config) -> None:
     fine.start()
     fine.close()
     assert seen == ["start", "stop"]
+
+
+def test_hooks_go_through_pluggy_ordering_wrappers_and_monitoring_work() -> None:
+    """Every hook is called through pluggy: tryfirst/trylast order the implementations,
+    wrapper=True implementations run around the others, call monitoring sees the calls, and
+    registrations are still attributed to the plugin that made them."""
+    seen: list[str] = []
+
+    class Early:
+        @hub.hookimpl
+        def register_enrichers(self, register):
+            register("early", lambda record, ctx: seen.append("early"))
+
+    class Late:
+        @hub.hookimpl(tryfirst=True)
+        def register_enrichers(self, register):
+            register("late", lambda record, ctx: seen.append("late"))
+
+        @hub.hookimpl
+        def register_adapters(self, register):
+            register("late_adapter", lambda settings, h: object())
+
+    class Around:
+        @hub.hookimpl(wrapper=True)
+        def register_adapters(self, register):
+            seen.append("before adapters")
+            result = yield
+            seen.append("after adapters")
+            return result
+
+    pm = PluginManager(load_entrypoints=False)
+    pm.register(Early(), name="early")
+    pm.register(Late(), name="late")
+    pm.register(Around(), name="around")
+    calls: list[str] = []
+    pm.monitor(lambda name, impls, kwargs: calls.append(name), lambda *a: None)
+    registry = pm.collect(None)  # type: ignore[arg-type]
+    assert [e.name for e in registry.enrichers] == ["late", "early"]  # tryfirst, not order
+    assert seen == ["before adapters", "after adapters"]
+    assert registry.adapter_types["late_adapter"].plugin == "late"
+    assert {"register_adapters", "register_enrichers"} <= set(calls)
+
+
+def test_one_failing_status_hook_does_not_stop_the_others() -> None:
+    told: list[str] = []
+
+    class Broken:
+        @hub.hookimpl
+        def record_status_changed(self, record_id):
+            raise RuntimeError("bug in a plugin")
+
+    class Listening:
+        @hub.hookimpl
+        def record_status_changed(self, record_id, status):
+            told.append(f"{record_id}:{status}")
+
+    pm = PluginManager(load_entrypoints=False)
+    pm.register(Listening(), name="listening")
+    pm.register(Broken(), name="broken")  # called first (pluggy: last registered first)
+    pm.status_changed(None, "r1", "delivered", None, None)  # type: ignore[arg-type]
+    assert told == ["r1:delivered"]

@@ -1,11 +1,19 @@
-"""A typed facade over pluggy: core code never calls ``pm.hook.x`` untyped.
+"""A typed facade over pluggy: core code never calls ``pm.hook.x`` untyped, but every call goes
+through ``pm.hook.x`` (as tox 4 does it), so ``tryfirst``/``trylast``, ``wrapper=True``
+implementations and pluggy's tracing and call monitoring all work.
 
 Plugins are found only through the entry-point group ``hub`` (bundled ones too).
 ``HUB_DISABLE_PLUGINS=a,b`` blocks plugins by entry-point name before they are imported.
+
+Each plain implementation is wrapped once when its plugin is registered: the wrapper names the
+plugin that is running (so registrations are attributed to it) and applies the hook's error
+policy — a registration or start-up failure refuses to start naming the plugin; a failing
+status hook or shutdown is logged and the other plugins still run.
 """
 
 from __future__ import annotations
 
+import contextvars
 import os
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -58,6 +66,51 @@ class PluginInfo:
         }
 
 
+# The plugin whose implementation is running (registrations are attributed to it).
+_RUNNING: contextvars.ContextVar[str] = contextvars.ContextVar("hub_plugin", default="")
+# Hooks where one plugin's failure must not stop the others: the log event to write.
+_LOGGED = {"record_status_changed": "status_hook_failed", "hub_shutdown": "plugin_shutdown_failed"}
+_REGISTRATION = frozenset(
+    {
+        "register_adapters",
+        "register_channels",
+        "register_enrichers",
+        "register_identity_providers",
+        "register_payload_schemas",
+    }
+)
+
+
+def _attributed(plugin: str, hook: str, fn: Callable[..., Any]) -> Callable[..., Any]:
+    """``fn`` run as ``plugin``'s implementation of ``hook``, with the hook's error policy."""
+
+    def call(*args: Any) -> Any:
+        token = _RUNNING.set(plugin)
+        try:
+            result = fn(*args)
+        except ConfigurationError as exc:
+            if hook in _REGISTRATION:
+                raise ConfigurationError(f"plugin {plugin!r}: {exc}") from exc
+            raise
+        except Exception as exc:
+            if hook in _LOGGED:
+                log.error(_LOGGED[hook], plugin=plugin, error=type(exc).__name__)
+                return None
+            if hook == "check_health":
+                return [(plugin, False, f"check failed: {type(exc).__name__}")]
+            raise ConfigurationError(
+                f"plugin {plugin!r} failed in {hook}: {type(exc).__name__}: {exc}"
+            ) from exc
+        finally:
+            _RUNNING.reset(token)
+        if hook == "check_health" and result:
+            return [(f"{plugin}: {name}", bool(ok), text) for name, ok, text in result]
+        return result
+
+    call.hub_wrapped = fn  # type: ignore[attr-defined]
+    return call
+
+
 def disabled_from_env(environ: dict[str, str] | None = None) -> set[str]:
     raw = (environ if environ is not None else os.environ).get(DISABLE_ENV, "")
     return {part.strip() for part in raw.split(",") if part.strip()}
@@ -79,6 +132,8 @@ class PluginManager:
                 raise ConfigurationError(f"plugin {exc.plugin!r} is invalid: {exc}") from exc
             except ImportError as exc:
                 raise ConfigurationError(f"a plugin failed to import: {exc}") from exc
+        for _, plugin in self._pm.list_name_plugin():
+            self._attribute(plugin)
         self.check_pending()
 
     # --- management ---------------------------------------------------------------------------
@@ -89,7 +144,31 @@ class PluginManager:
             self._pm.register(plugin, name=name)
         except (pluggy.PluginValidationError, ValueError) as exc:
             raise ConfigurationError(f"plugin {name or plugin!r} is invalid: {exc}") from exc
+        self._attribute(plugin)
         self.check_pending()
+
+    def _attribute(self, plugin: object) -> None:
+        """Wrap the plugin's plain implementations (wrappers stay as they are: they run around
+        the others and register nothing themselves)."""
+        if plugin is None:
+            return
+        name = self._pm.get_name(plugin) or repr(plugin)
+        for caller in self._pm.get_hookcallers(plugin) or []:
+            for impl in caller.get_hookimpls():
+                if (
+                    impl.plugin is plugin
+                    and not (impl.wrapper or impl.hookwrapper)
+                    and not hasattr(impl.function, "hub_wrapped")
+                ):
+                    impl.function = _attributed(name, caller.name, impl.function)
+
+    def monitor(
+        self,
+        before: Callable[[str, list[Any], dict[str, Any]], None],
+        after: Callable[[Any, str, list[Any], dict[str, Any]], None],
+    ) -> Callable[[], None]:
+        """Watch every hook call (pluggy's call monitoring); returns the function that stops."""
+        return self._pm.add_hookcall_monitoring(before, after)
 
     def check_pending(self) -> None:
         """Fail on hook implementations that match no specification (a misspelled hook)."""
@@ -129,41 +208,21 @@ class PluginManager:
             )
         return infos
 
-    def _each(self, hook_name: str) -> Iterable[tuple[str, Callable[..., Any], list[str]]]:
-        caller = getattr(self._pm.hook, hook_name)
-        # get_hookimpls() is in registration order (pluggy calls them in reverse): built-ins and
-        # entry points first, so a later plugin's clash is reported against the earlier one.
-        for impl in caller.get_hookimpls():
-            yield impl.plugin_name, impl.function, list(impl.argnames)
-
-    def _call_each(self, hook_name: str, **kwargs: Any) -> Iterable[str]:
-        for plugin_name, fn, argnames in self._each(hook_name):
-            try:
-                fn(**{a: kwargs[a] for a in argnames})
-            except ConfigurationError:
-                raise
-            except Exception as exc:
-                raise ConfigurationError(
-                    f"plugin {plugin_name!r} failed in {hook_name}: {type(exc).__name__}: {exc}"
-                ) from exc
-            yield plugin_name
-
     # --- registration hooks --------------------------------------------------------------------
 
     def collect(self, hub: Hub) -> Registry:
         """Run every registration hook once and return what was registered."""
         reg = Registry()
-        current = {"plugin": ""}
 
         def adapter(name: str, factory: Any, *, description: str = "") -> None:
             _check_name("adapter type", name, reg.adapter_types)
             if not callable(factory):
                 raise ConfigurationError(f"adapter {name!r}: factory is not callable")
-            reg.adapter_types[name] = AdapterType(name, factory, description, current["plugin"])
+            reg.adapter_types[name] = AdapterType(name, factory, description, _RUNNING.get())
 
         def channel(name: str, factory: Any) -> None:
             _check_name("channel", name, reg.channel_types)
-            reg.channel_types[name] = ChannelType(name, factory, current["plugin"])
+            reg.channel_types[name] = ChannelType(name, factory, _RUNNING.get())
 
         def enricher(
             name: str, fn: Any, *, phase: str = "check", routed_only: bool = False
@@ -173,7 +232,7 @@ class PluginManager:
                 raise ConfigurationError(
                     f"enricher {name!r}: phase {phase!r} is not one of {', '.join(PHASES)}"
                 )
-            reg.enrichers.append(Enricher(name, fn, phase, current["plugin"], routed_only))
+            reg.enrichers.append(Enricher(name, fn, phase, _RUNNING.get(), routed_only))
 
         def identity(name: str, provider: Any) -> None:
             _check_name("identity provider", name, reg.identity_providers)
@@ -182,74 +241,42 @@ class PluginManager:
             reg.identity_providers[name] = provider
 
         def payload_schema(pattern: str, schema: Any) -> None:
-            reg.payload_schemas.register(pattern, schema, current["plugin"])
+            reg.payload_schemas.register(pattern, schema, _RUNNING.get())
 
-        for hook, register in (
-            ("register_adapters", adapter),
-            ("register_channels", channel),
-            ("register_enrichers", enricher),
-            ("register_identity_providers", identity),
-            ("register_payload_schemas", payload_schema),
-        ):
-            for plugin_name, fn, argnames in self._each(hook):
-                current["plugin"] = plugin_name
-                args = {"register": register, "hub": hub}
-                try:
-                    fn(**{a: args[a] for a in argnames})
-                except ConfigurationError as exc:
-                    raise ConfigurationError(f"plugin {plugin_name!r}: {exc}") from exc
-                except Exception as exc:
-                    raise ConfigurationError(
-                        f"plugin {plugin_name!r} failed in {hook}: {type(exc).__name__}: {exc}"
-                    ) from exc
-        reg.enrichers.sort(key=lambda e: PHASES.index(e.phase))  # stable: registration order
+        hook = self._pm.hook
+        hook.register_adapters(register=adapter)
+        hook.register_channels(register=channel)
+        hook.register_enrichers(register=enricher)
+        hook.register_identity_providers(register=identity, hub=hub)
+        hook.register_payload_schemas(register=payload_schema)
+        reg.enrichers.sort(key=lambda e: PHASES.index(e.phase))  # stable: pluggy's call order
         return reg
 
     def routers(self, hub: Hub) -> list[APIRouter]:
         found: list[APIRouter] = []
-        list(self._call_each("register_routes", register=found.append, hub=hub))
+        self._pm.hook.register_routes(register=found.append, hub=hub)
         return found
 
     def add_commands(self, cli: click.Group) -> None:
-        list(self._call_each("register_commands", cli=cli))
+        self._pm.hook.register_commands(cli=cli)
 
     # --- lifecycle and notifications ------------------------------------------------------------
 
     def startup(self, hub: Hub) -> None:
-        list(self._call_each("hub_startup", hub=hub))
+        self._pm.hook.hub_startup(hub=hub)
 
     def health(self, hub: Hub) -> list[tuple[str, bool, str]]:
         """Every plugin's ``check_health`` results, named ``<plugin>: <check>``."""
-        found: list[tuple[str, bool, str]] = []
-        for plugin_name, fn, argnames in self._each("check_health"):
-            try:
-                results = fn(**{a: {"hub": hub}[a] for a in argnames}) or []
-                found.extend((f"{plugin_name}: {n}", bool(ok), t) for n, ok, t in results)
-            except Exception as exc:
-                found.append((f"{plugin_name}", False, f"check failed: {type(exc).__name__}"))
-        return found
+        return [item for found in self._pm.hook.check_health(hub=hub) for item in found]
 
     def shutdown(self, hub: Hub) -> None:
-        for plugin_name, fn, argnames in self._each("hub_shutdown"):
-            try:
-                fn(**{a: {"hub": hub}[a] for a in argnames})
-            except Exception as exc:  # shutting down: report and carry on with the others
-                log.error("plugin_shutdown_failed", plugin=plugin_name, error=type(exc).__name__)
+        self._pm.hook.hub_shutdown(hub=hub)  # each failure is logged; the others still run
 
     def status_changed(
         self, hub: Hub, record_id: str, status: str, adapter: str | None, detail: str | None
     ) -> None:
         if not self._pm.hook.record_status_changed.get_hookimpls():
             return  # the common case, on the hot path of intake and delivery
-        args = {
-            "hub": hub,
-            "record_id": record_id,
-            "status": status,
-            "adapter": adapter,
-            "detail": detail,
-        }
-        for plugin_name, fn, argnames in self._each("record_status_changed"):
-            try:
-                fn(**{a: args[a] for a in argnames})
-            except Exception as exc:  # notifications never undo a committed change
-                log.error("status_hook_failed", plugin=plugin_name, error=type(exc).__name__)
+        self._pm.hook.record_status_changed(
+            hub=hub, record_id=record_id, status=status, adapter=adapter, detail=detail
+        )
