@@ -176,3 +176,48 @@ secret = "env:HUB_TEST_SECRET"
     )
     assert out.exit_code == 1
     assert "FAIL  adapter crm" in out.output and "not reachable" in out.output
+
+
+def test_db_upgrade_migrates_every_plugin_and_auto_migrate_off_is_honoured(
+    tmp_path: Path, monkeypatch
+) -> None:
+    """Plugins' tables are the core's business: `hub db upgrade` creates them all, and a hub
+    started with auto_migrate = false creates none (plugins never migrate themselves)."""
+    from sqlalchemy import create_engine, inspect
+
+    monkeypatch.delenv("HUB_DISABLE_PLUGINS", raising=False)  # every bundled plugin
+    db = tmp_path / "hub.db"
+    (tmp_path / "hub.toml").write_text(
+        f'[store]\nurl = "sqlite:///{db}"\nauto_migrate = false\n'
+        '[plugins.ozg_catalog]\n[[routes]]\nadapters = ["file"]\n'
+        f'[adapters.file]\ndirectory = "{tmp_path / "out"}"\n'
+    )
+    from hub.core.config import load_config
+    from hub.core.hub import Hub
+
+    h = Hub(load_config(tmp_path / "hub.toml"))
+    assert {t.plugin for t in h.registry.tables} >= {
+        "bundid",
+        "bundesdruckerei",
+        "fitconnect",
+        "ozg_catalog",
+        "xmeld",
+    }
+    with pytest.raises(ConfigurationError) as behind:
+        h.start(intake_thread=False)  # auto_migrate is off: nothing is created
+    assert "run `hub db upgrade`" in str(behind.value) and "xmeld" in str(behind.value)
+    h.close()
+    assert inspect(create_engine(f"sqlite:///{db}")).get_table_names() == []
+    plugins = PluginManager()
+    result = CliRunner().invoke(
+        build_cli(plugins),
+        ["--config", str(tmp_path / "hub.toml"), "db", "upgrade"],
+        obj=CliState(None, plugins),
+    )
+    assert result.exit_code == 0, result.output
+    assert "fitconnect" in result.output and "xmeld" in result.output
+    names = set(inspect(create_engine(f"sqlite:///{db}")).get_table_names())
+    assert {"records", "fitconnect_received", "xmeld_sent", "alembic_version_bundid"} <= names
+    h = Hub(load_config(tmp_path / "hub.toml"))
+    h.start(intake_thread=False)  # current now: starts without migrating
+    h.close()

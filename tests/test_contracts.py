@@ -36,7 +36,7 @@ def test_every_hook_is_documented_with_a_section_and_an_example() -> None:
     doc = (ROOT / "docs" / "plugins.md").read_text(encoding="utf-8")
     sections = dict(re.findall(r"^### (\w+)\n(.*?)(?=^### |^## |\Z)", doc, re.S | re.M))
     names = hookspecs.all_hook_names()
-    assert len(names) == 11
+    assert len(names) == 12
     for name in names:
         assert name in sections, f"docs/plugins.md has no section for hook {name}"
         assert "```python" in sections[name], f"docs/plugins.md: {name} has no example"
@@ -109,9 +109,7 @@ def test_plugins_use_only_the_public_surface() -> None:
                 continue
             for name in names:
                 parts = name.split(".")
-                private = parts[0] == "hub" and (
-                    len(parts) > 1 and parts[1] not in ("testing",)
-                )
+                private = parts[0] == "hub" and (len(parts) > 1 and parts[1] not in ("testing",))
                 foreign = parts[0].startswith("hub_") and parts[0] != own
                 if private or foreign:
                     offences.append(f"{path.relative_to(ROOT)}:{node.lineno}: {name}")

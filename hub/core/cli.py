@@ -331,12 +331,10 @@ def db() -> None:
 @db.command("upgrade")
 @click.pass_obj
 def db_upgrade(state: CliState) -> None:
-    """Migrate the store's schema to the newest revision."""
-    from hub.core.store.migrate import current_revision
-
+    """Migrate the store's schema and every plugin's tables to the newest revision."""
     hub = state.hub
-    hub.store.migrate()
-    click.echo(f"store at revision {current_revision(hub.store.engine)}")
+    for history, revision in hub.migrate().items():
+        click.echo(f"{history:<20} at revision {revision}")
     hub.close()
 
 

@@ -29,6 +29,7 @@ if TYPE_CHECKING:  # pragma: no cover - imports for annotations only
         RegisterIdentityProvider,
         RegisterPayloadSchema,
         RegisterRoute,
+        RegisterTables,
     )
 
 hookspec = pluggy.HookspecMarker("hub")
@@ -106,6 +107,19 @@ def register_payload_schemas(register: RegisterPayloadSchema) -> None:
     Call ``register(pattern, schema)`` where ``pattern`` is a full 14-digit LeiKa key or a prefix
     ending in ``*`` (``"99115005104*"``). The most specific pattern wins. Intake validates the
     payload against it (JSON Schema 2020-12) and rejects with the failing path and keyword.
+    """
+
+
+@hookspec
+def register_tables(register: RegisterTables) -> None:
+    """Register the plugin's own database tables and their migration history.
+
+    Call ``register(migrations, metadata=..., version_table=...)``: ``migrations`` is the folder
+    of an Alembic history whose ``env.py`` calls ``hub.migration_env()``, ``metadata`` the
+    SQLAlchemy ``MetaData`` of the tables, ``version_table`` a name of its own
+    (``alembic_version_<plugin>``). The core upgrades every registered history with its own: at
+    start when ``store.auto_migrate`` is on, and always with ``hub db upgrade``. Plugins never
+    migrate themselves.
     """
 
 

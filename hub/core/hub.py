@@ -75,13 +75,53 @@ class Hub:
 
     # --- lifecycle -----------------------------------------------------------------------------
 
+    def _require_current_schema(self) -> None:
+        """With ``auto_migrate = false`` nothing is migrated at start: refuse clearly when a
+        history is behind, instead of failing on a missing table later."""
+        from hub.core.store.migrate import MIGRATIONS, current_revision, head_revision
+
+        histories = [("core", MIGRATIONS, "alembic_version")] + [
+            (t.plugin, t.migrations, t.version_table) for t in self.registry.tables
+        ]
+        behind = [
+            name
+            for name, location, table in histories
+            if current_revision(self.store.engine, version_table=table) != head_revision(location)
+        ]
+        if behind:
+            raise ConfigurationError(
+                f"store.auto_migrate is off and the schema is not current ({', '.join(behind)}): "
+                "run `hub db upgrade`"
+            )
+
+    def migrate(self) -> dict[str, str | None]:
+        """Upgrade the core's schema and every plugin's tables; returns each history's
+        revision (``core`` and ``<plugin>``)."""
+        from hub.core.store.migrate import current_revision, upgrade
+
+        self.store.migrate()
+        revisions = {"core": current_revision(self.store.engine)}
+        for tables in self.registry.tables:
+            upgrade(
+                self.store.engine,
+                script_location=tables.migrations,
+                metadata=tables.metadata,
+                version_table=tables.version_table,
+            )
+            revisions[tables.plugin] = current_revision(
+                self.store.engine, version_table=tables.version_table
+            )
+        return revisions
+
     def start(self, *, intake_thread: bool = True) -> None:
         with self._lock:
             if self._started:
                 return
             self.store.reachable()
             if self.config.store.auto_migrate:
-                self.store.migrate()
+                self.migrate()
+            else:
+                self._require_current_schema()
             # Serving (hub serve, LiveHub) rather than a one-off command or a worker: plugins
             # start their background services (simulators, janitors) only then.
             self.serving = intake_thread

@@ -17,6 +17,7 @@ import contextvars
 import os
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pluggy
@@ -30,6 +31,7 @@ from hub.core.registry import (
     ChannelType,
     Enricher,
     Registry,
+    TableSet,
     _check_name,
 )
 
@@ -77,6 +79,7 @@ _REGISTRATION = frozenset(
         "register_enrichers",
         "register_identity_providers",
         "register_payload_schemas",
+        "register_tables",
     }
 )
 
@@ -243,12 +246,23 @@ class PluginManager:
         def payload_schema(pattern: str, schema: Any) -> None:
             reg.payload_schemas.register(pattern, schema, _RUNNING.get())
 
+        def tables(migrations: Any, *, metadata: Any, version_table: str) -> None:
+            from hub.core.store.migrate import CORE_VERSION_TABLE  # alembic: only when used
+
+            taken = {t.version_table for t in reg.tables} | {CORE_VERSION_TABLE}
+            if version_table in taken:
+                raise ConfigurationError(f"version table {version_table!r} is already in use")
+            if not (Path(migrations) / "env.py").is_file():
+                raise ConfigurationError(f"{migrations} is not an Alembic history (no env.py)")
+            reg.tables.append(TableSet(Path(migrations), metadata, version_table, _RUNNING.get()))
+
         hook = self._pm.hook
         hook.register_adapters(register=adapter)
         hook.register_channels(register=channel)
         hook.register_enrichers(register=enricher)
         hook.register_identity_providers(register=identity, hub=hub)
         hook.register_payload_schemas(register=payload_schema)
+        hook.register_tables(register=tables)
         reg.enrichers.sort(key=lambda e: PHASES.index(e.phase))  # stable: pluggy's call order
         return reg
 

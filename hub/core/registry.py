@@ -10,6 +10,7 @@ import re
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 import jsonschema
@@ -204,6 +205,23 @@ class RegisterRoute(Protocol):
     def __call__(self, router: APIRouter) -> None: ...
 
 
+# --- tables ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TableSet:
+    """A plugin's tables: its Alembic history, run by the core like the core's own."""
+
+    migrations: Path
+    metadata: Any
+    version_table: str
+    plugin: str = ""
+
+
+class RegisterTables(Protocol):
+    def __call__(self, migrations: Path, *, metadata: Any, version_table: str) -> None: ...
+
+
 @dataclass
 class Registry:
     """Everything the loaded plugins registered, collected once at start-up."""
@@ -213,6 +231,7 @@ class Registry:
     enrichers: list[Enricher] = field(default_factory=list)
     identity_providers: dict[str, IdentityProvider] = field(default_factory=dict)
     payload_schemas: PayloadSchemas = field(default_factory=PayloadSchemas)
+    tables: list[TableSet] = field(default_factory=list)
 
     def active_for(self, adapter_types: set[str]) -> Callable[[str], bool]:
         """Whether a plugin's checks apply to a record routed to ``adapter_types``: a plugin

@@ -4,8 +4,8 @@ The core and every plugin with tables of its own keep separate migration histori
 database, each with its own version table, so a plugin can be added or removed without touching
 the core's history. A plugin's ``migrations/env.py`` is two lines::
 
-    from hub.core.store.migrate import run_env
-    run_env()
+    import hub
+    hub.migration_env()
 """
 
 from __future__ import annotations
@@ -79,3 +79,10 @@ def current_revision(engine: Engine, version_table: str = CORE_VERSION_TABLE) ->
         return MigrationContext.configure(
             conn, opts={"version_table": version_table}
         ).get_current_revision()
+
+
+def head_revision(script_location: Path = MIGRATIONS) -> str | None:
+    """The newest revision of a migration history (what ``upgrade`` would reach)."""
+    from alembic.script import ScriptDirectory
+
+    return ScriptDirectory(str(script_location)).get_current_head()

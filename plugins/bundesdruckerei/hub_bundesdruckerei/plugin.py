@@ -64,7 +64,6 @@ def hub_startup(hub: Any) -> None:
     st = state(hub)
     if st is None:
         return
-    st.migrate()
     _ = st.master  # a missing or malformed master key stops the start, not the first upload
     if not hub.serving:
         return
@@ -262,3 +261,15 @@ def register_commands(cli: click.Group) -> None:
         ).app
         click.echo(f"receiver on http://{host}:{port}/v1/applications", err=True)
         uvicorn.run(app, host=host, port=port, log_config=None, access_log=False)
+
+
+@hub.hookimpl
+def register_tables(register: Any) -> None:
+    """Devices, uploads, cases and the audit trail."""
+    from hub_bundesdruckerei import tables
+
+    register(
+        Path(__file__).parent / "migrations",
+        metadata=tables.metadata,
+        version_table=tables.VERSION_TABLE,
+    )

@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy import insert, select, update
 from sqlalchemy.exc import IntegrityError
 
-from hub import upgrade_schema, utcnow
+from hub import utcnow
 from hub_bundesdruckerei import crypto, tables
 from hub_bundesdruckerei.settings import KofferSettings
 
@@ -79,14 +79,6 @@ class KofferStore:
         if self._master is None:
             self._master = self.settings.master()
         return self._master
-
-    def migrate(self) -> None:
-        upgrade_schema(
-            self.store.engine,
-            script_location=MIGRATIONS,
-            metadata=tables.metadata,
-            version_table=tables.VERSION_TABLE,
-        )
 
     # --- audit -------------------------------------------------------------------------------
 

@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy import delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
-from hub import Store, upgrade_schema, utcnow
+from hub import Store, utcnow
 from hub_bundid import tables
 from hub_bundid.constants import SESSION_LIMITS
 from hub_bundid.errors import SamlError
@@ -24,14 +24,6 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 class Ledger:
     def __init__(self, store: Store):
         self.store = store
-
-    def migrate(self) -> None:
-        upgrade_schema(
-            self.store.engine,
-            script_location=MIGRATIONS,
-            metadata=tables.metadata,
-            version_table=tables.VERSION_TABLE,
-        )
 
     def assertion_seen(self, assertion_id: str) -> bool:
         with self.store.read_engine.connect() as conn:

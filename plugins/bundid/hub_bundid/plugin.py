@@ -48,7 +48,6 @@ def hub_startup(hub: Any) -> None:
     st = state(hub)
     if st is None:
         return
-    st.ledger.migrate()
     st.ledger.purge()
     sim = st.settings.simulator
     if sim is not None and hub.serving:  # not for one-off commands
@@ -188,3 +187,15 @@ def register_commands(cli: click.Group) -> None:
         for name in ("sp-signing", "sp-encryption"):
             keys.ensure(directory, name, name)
             click.echo(f"{directory / name}.key, {directory / name}.crt")
+
+
+@hub.hookimpl
+def register_tables(register: Any) -> None:
+    """Used login requests, seen assertions and sessions."""
+    from hub_bundid import tables
+
+    register(
+        Path(__file__).parent / "migrations",
+        metadata=tables.metadata,
+        version_table=tables.VERSION_TABLE,
+    )

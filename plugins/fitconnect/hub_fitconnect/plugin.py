@@ -282,3 +282,15 @@ def apply_setup(sim: Any, setup: dict[str, Any], base: Path) -> None:
             callback_url=d.get("callback_url"),
             callback_secret=d.get("callback_secret"),
         )
+
+
+@hub.hookimpl
+def register_tables(register: Any) -> None:
+    """What the subscriber received and the sender sent."""
+    from hub_fitconnect import tables
+
+    register(
+        Path(__file__).parent / "migrations",
+        metadata=tables.metadata,
+        version_table=tables.VERSION_TABLE,
+    )

@@ -62,7 +62,6 @@ class FitConnectAdapter:
             resolve_secret(settings.client_secret, "adapters.fitconnect.client_secret"),
             timeout=settings.timeout,
         )
-        tables.migrate(h.store)
 
     # --- finding and checking the destination -----------------------------------------------
 
@@ -295,7 +294,6 @@ class EventFollower:
             self.settings.client_id,
             resolve_secret(self.settings.client_secret, "channels.fitconnect_events.client_secret"),
         )
-        tables.migrate(h.store)
 
     def run(self, stop: threading.Event) -> None:
         while not stop.is_set():

@@ -452,7 +452,6 @@ class Subscriber:
         self.destinations = [Destination(d) for d in settings.destinations]
         self.wake = threading.Event()
         h.extensions["fitconnect.subscriber"] = self
-        tables.migrate(h.store)
         # A held submission waited for a configuration fix; a start may bring it: try now.
         with h.store.engine.begin() as conn:
             conn.execute(

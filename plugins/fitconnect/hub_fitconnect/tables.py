@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Any
-
 from sqlalchemy import Column, Integer, MetaData, String, Table, Text
 
-from hub import UtcDateTime, upgrade_schema
+from hub import UtcDateTime
 
 VERSION_TABLE = "alembic_version_fitconnect"
 metadata = MetaData()
@@ -39,12 +36,3 @@ sent = Table(
     Column("state", String(16), nullable=False),  # submitted, accepted, rejected
     Column("at", UtcDateTime(), nullable=False),
 )
-
-
-def migrate(store: Any) -> None:
-    upgrade_schema(
-        store.engine,
-        script_location=Path(__file__).parent / "migrations",
-        metadata=metadata,
-        version_table=VERSION_TABLE,
-    )

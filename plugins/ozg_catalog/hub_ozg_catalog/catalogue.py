@@ -18,7 +18,7 @@ from typing import Any
 
 from sqlalchemy import delete, func, insert, select
 
-from hub import Store, upgrade_schema, utcnow
+from hub import Store, utcnow
 from hub_ozg_catalog import tables
 from hub_ozg_catalog.builtin import builtin_services
 from hub_ozg_catalog.importers import Zustaendigkeit, iter_chunks
@@ -57,14 +57,6 @@ class Catalogue:
         self._lock = threading.Lock()
 
     # --- schema and built-ins ------------------------------------------------------------------
-
-    def migrate(self) -> None:
-        upgrade_schema(
-            self.store.engine,
-            script_location=MIGRATIONS,
-            metadata=tables.metadata,
-            version_table=tables.VERSION_TABLE,
-        )
 
     def ensure_builtin(self) -> None:
         """Load the built-in Bürgeramt services into an empty catalogue."""

@@ -90,7 +90,6 @@ def state(h: Any) -> State:
 def hub_startup(hub: Any) -> None:
     """Create or upgrade the catalogue tables; load the built-in services into an empty store."""
     st = state(hub)
-    st.catalogue.migrate()
     st.catalogue.ensure_builtin()
 
 
@@ -367,3 +366,15 @@ def register_commands(cli: click.Group) -> None:
             raise click.ClickException(str(exc)) from None
         found = state(h).catalogue.region(place.ars) or {}
         _echo({**place.as_dict(), "name": found.get("name"), "hierarchy": place.hierarchy()})
+
+
+@hub.hookimpl
+def register_tables(register: Any) -> None:
+    """The catalogue, places and the authority cache."""
+    from hub_ozg_catalog import tables
+
+    register(
+        Path(__file__).parent / "migrations",
+        metadata=tables.metadata,
+        version_table=tables.VERSION_TABLE,
+    )

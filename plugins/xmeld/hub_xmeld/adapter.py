@@ -18,7 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import insert, select
 
 import hub
-from hub import upgrade_schema, utcnow
+from hub import utcnow
 from hub_xmeld import anmeldung, messages, schemas, tables, xta
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -100,15 +100,6 @@ class InboxSettings(XtaSettings):
     interval: float = Field(default=30.0, gt=0, description="Seconds between mailbox polls")
 
 
-def migrate(store: Any) -> None:
-    upgrade_schema(
-        store.engine,
-        script_location=MIGRATIONS,
-        metadata=tables.metadata,
-        version_table=tables.VERSION_TABLE,
-    )
-
-
 def record_for(store: Any, nachrichten_uuid: str) -> str | None:
     """The record a sent message belongs to (answers name the message they answer)."""
     with store.read_engine.connect() as conn:
@@ -132,7 +123,6 @@ class XMeldAdapter:
             messages.PostalAddress(a.strasse, a.postleitzahl, a.wohnort, a.hausnummer),
             {"email": settings.author_email},
         )
-        migrate(h.store)
 
     def _build(self, record: hub.Record) -> dict[str, str]:
         key = record.service.leika_key
@@ -213,7 +203,6 @@ class InboxChannel:
         self.settings = settings
         self.hub = h
         self.client, self.schema = settings.client()
-        migrate(h.store)
 
     def run(self, stop: Any) -> None:
         from hub_xmeld.inbox import process_inbox

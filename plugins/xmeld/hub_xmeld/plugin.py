@@ -165,3 +165,15 @@ def register_channels(register: Any) -> None:
     from hub_xmeld.adapter import make_inbox
 
     register("xmeld_inbox", make_inbox)
+
+
+@hub.hookimpl
+def register_tables(register: Any) -> None:
+    """Sent messages, the Bestätigungscode outbox and processed answers."""
+    from hub_xmeld import tables
+
+    register(
+        Path(__file__).parent / "migrations",
+        metadata=tables.metadata,
+        version_table=tables.VERSION_TABLE,
+    )
