@@ -33,9 +33,8 @@ def run_hub(*args: str, env: dict[str, str] | None = None, cwd: Path | None = No
 
 def test_builtin_adapters_come_through_entry_points() -> None:
     infos = {i.name: i for i in PluginManager().describe()}
-    assert infos["file"].distribution == "kommunal-hub" and infos["file"].hooks == (
-        "register_adapters",
-    )
+    assert infos["file"].distribution == "kommunal-hub"
+    assert infos["file"].hooks == ("register_adapters", "register_settings")
     assert infos["webhook"].version == hub.__version__
 
 
@@ -273,3 +272,46 @@ def test_one_failing_status_hook_does_not_stop_the_others() -> None:
     pm.register(Broken(), name="broken")  # called first (pluggy: last registered first)
     pm.status_changed(None, "r1", "delivered", None, None)  # type: ignore[arg-type]
     assert told == ["r1:delivered"]
+
+
+def test_registered_settings_are_checked_at_build_and_shown_in_the_schema(make_config) -> None:
+    from pydantic import BaseModel, ConfigDict, Field
+
+    from hub.core.config import HubConfig
+    from hub.core.errors import ConfigurationError
+    from hub.core.hub import Hub
+
+    class AcmeSettings(BaseModel):
+        model_config = ConfigDict(extra="forbid")
+        tenant: str = Field(min_length=3)
+
+    class AcmeAdapterSettings(BaseModel):
+        model_config = ConfigDict(extra="forbid")
+        url: str
+
+    class Acme:
+        @hub.hookimpl
+        def register_adapters(self, register):
+            register("acme", lambda settings, h: object())
+
+        @hub.hookimpl
+        def register_settings(self, register):
+            register(AcmeSettings)
+            register(AcmeAdapterSettings, adapter_type="acme")
+
+    pm = PluginManager(load_entrypoints=False)
+    pm.register(Acme(), name="acme")
+    bad = make_config(
+        plugins={"acme": {"tenant": "x"}},
+        adapters={"crm": {"type": "acme", "colour": "blue"}},
+        routes=[{"adapters": ["crm"]}],
+    )
+    with pytest.raises(ConfigurationError) as refused:
+        Hub(bad, pm)
+    text = str(refused.value)
+    assert "[plugins.acme] tenant" in text and "[adapters.crm] url" in text
+    assert "[adapters.crm] colour" in text  # every problem at once
+    schema = pm.collect(None).settings_schema(HubConfig.model_json_schema())  # type: ignore[arg-type]
+    assert schema["properties"]["plugins"]["properties"]["acme"]["required"] == ["tenant"]
+    [acme] = schema["properties"]["adapters"]["additionalProperties"]["anyOf"]
+    assert acme["properties"]["type"] == {"const": "acme"}

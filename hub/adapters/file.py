@@ -91,3 +91,9 @@ def make_file_adapter(settings: dict[str, Any], hub: object) -> FileAdapter:
 @hookimpl
 def register_adapters(register: Any) -> None:
     register("file", make_file_adapter, description="Atomic <id>.json files in a directory")
+
+
+@hookimpl
+def register_settings(register: Any) -> None:
+    """``[adapters.x]`` of type ``file``."""
+    register(FileSettings, adapter_type="file")

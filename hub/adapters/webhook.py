@@ -107,3 +107,9 @@ def register_adapters(register: Any) -> None:
         make_webhook_adapter,
         description="HTTP POST with an HMAC-SHA256 signature and the record id as idempotency key",
     )
+
+
+@hookimpl
+def register_settings(register: Any) -> None:
+    """``[adapters.x]`` of type ``webhook``."""
+    register(WebhookSettings, adapter_type="webhook")

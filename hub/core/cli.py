@@ -318,9 +318,11 @@ def config_show(state: CliState) -> None:
 
 
 @config.command("schema")
-def config_schema() -> None:
-    """JSON Schema of the configuration file."""
-    _echo_json(HubConfig.model_json_schema())
+@click.pass_obj
+def config_schema(state: CliState) -> None:
+    """JSON Schema of the configuration file, with every installed plugin's tables."""
+    registry = state.plugins.collect(None)  # type: ignore[arg-type]
+    _echo_json(registry.settings_schema(HubConfig.model_json_schema()))
 
 
 @cli.group()

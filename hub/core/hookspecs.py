@@ -29,6 +29,7 @@ if TYPE_CHECKING:  # pragma: no cover - imports for annotations only
         RegisterIdentityProvider,
         RegisterPayloadSchema,
         RegisterRoute,
+        RegisterSettings,
         RegisterTables,
     )
 
@@ -107,6 +108,18 @@ def register_payload_schemas(register: RegisterPayloadSchema) -> None:
     Call ``register(pattern, schema)`` where ``pattern`` is a full 14-digit LeiKa key or a prefix
     ending in ``*`` (``"99115005104*"``). The most specific pattern wins. Intake validates the
     payload against it (JSON Schema 2020-12) and rejects with the failing path and keyword.
+    """
+
+
+@hookspec
+def register_settings(register: RegisterSettings) -> None:
+    """Register pydantic models for the plugin's config tables.
+
+    ``register(Model)`` covers ``[plugins.<this plugin>]``; ``register(Model,
+    adapter_type="x")`` every ``[adapters.*]`` of type ``x``; ``register(Model,
+    channel_type="x")`` ``[channels.x]``. The core validates every such table when the hub is
+    built (one error listing each table, field and rule; the start is refused) and shows the
+    models in ``hub config schema``. Factories still receive the table as a dict.
     """
 
 

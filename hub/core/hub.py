@@ -35,6 +35,7 @@ class Hub:
         self.store = Store(config.store.resolved_url())
         self.attachments = AttachmentStore(config.attachments.directory, self.store)
         self.registry: Registry = self.plugins.collect(self)
+        self.registry.check_settings(config)
         self.router = Router(config.routes, set(config.adapters))
         for instance in config.adapters:
             kind = config.adapter_type(instance)

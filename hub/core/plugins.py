@@ -31,6 +31,7 @@ from hub.core.registry import (
     ChannelType,
     Enricher,
     Registry,
+    SettingsModel,
     TableSet,
     _check_name,
 )
@@ -80,6 +81,7 @@ _REGISTRATION = frozenset(
         "register_identity_providers",
         "register_payload_schemas",
         "register_tables",
+        "register_settings",
     }
 )
 
@@ -256,6 +258,24 @@ class PluginManager:
                 raise ConfigurationError(f"{migrations} is not an Alembic history (no env.py)")
             reg.tables.append(TableSet(Path(migrations), metadata, version_table, _RUNNING.get()))
 
+        def settings(
+            model: Any, *, adapter_type: str | None = None, channel_type: str | None = None
+        ) -> None:
+            if adapter_type and channel_type:
+                raise ConfigurationError("settings: adapter_type or channel_type, not both")
+            if not hasattr(model, "model_validate"):
+                raise ConfigurationError(f"settings model {model!r} is not a pydantic model")
+            key = (
+                f"adapters:{adapter_type}"
+                if adapter_type
+                else f"channels.{channel_type}"
+                if channel_type
+                else f"plugins.{_RUNNING.get()}"
+            )
+            if key in reg.settings:
+                raise ConfigurationError(f"settings for {key} are registered twice")
+            reg.settings[key] = SettingsModel(key, model, _RUNNING.get())
+
         hook = self._pm.hook
         hook.register_adapters(register=adapter)
         hook.register_channels(register=channel)
@@ -263,6 +283,7 @@ class PluginManager:
         hook.register_identity_providers(register=identity, hub=hub)
         hook.register_payload_schemas(register=payload_schema)
         hook.register_tables(register=tables)
+        hook.register_settings(register=settings)
         reg.enrichers.sort(key=lambda e: PHASES.index(e.phase))  # stable: pluggy's call order
         return reg
 

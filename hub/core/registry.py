@@ -222,6 +222,25 @@ class RegisterTables(Protocol):
     def __call__(self, migrations: Path, *, metadata: Any, version_table: str) -> None: ...
 
 
+# --- settings --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SettingsModel:
+    """A pydantic model for one kind of config table: ``plugins.<name>``, ``adapters:<type>``
+    (every ``[adapters.x]`` of that type) or ``channels.<type>``."""
+
+    table: str
+    model: Any
+    plugin: str = ""
+
+
+class RegisterSettings(Protocol):
+    def __call__(
+        self, model: Any, *, adapter_type: str | None = None, channel_type: str | None = None
+    ) -> None: ...
+
+
 @dataclass
 class Registry:
     """Everything the loaded plugins registered, collected once at start-up."""
@@ -232,6 +251,54 @@ class Registry:
     identity_providers: dict[str, IdentityProvider] = field(default_factory=dict)
     payload_schemas: PayloadSchemas = field(default_factory=PayloadSchemas)
     tables: list[TableSet] = field(default_factory=list)
+    settings: dict[str, SettingsModel] = field(default_factory=dict)
+
+    def check_settings(self, config: Any) -> None:
+        """Validate every configured table that has a registered model, all at once, so a
+        mistake anywhere refuses the start naming the table, the field and the rule."""
+        from pydantic import ValidationError
+
+        tables = [(f"plugins.{n}", f"plugins.{n}", v) for n, v in config.plugins.items()]
+        tables += [
+            (f"adapters:{config.adapter_type(n)}", f"adapters.{n}", v)
+            for n, v in config.adapters.items()
+        ]
+        tables += [(f"channels.{n}", f"channels.{n}", v) for n, v in config.channels.items()]
+        problems = []
+        for key, where, values in tables:
+            found = self.settings.get(key)
+            if found is None:
+                continue
+            data = {
+                k: v for k, v in values.items() if not (key.startswith("adapters") and k == "type")
+            }
+            try:
+                found.model.model_validate(data)
+            except ValidationError as exc:
+                problems += [
+                    f"  [{where}] {'.'.join(str(p) for p in e['loc']) or '(table)'}: {e['msg']}"
+                    for e in exc.errors()
+                ]
+        if problems:
+            raise ConfigurationError("invalid configuration:\n" + "\n".join(problems))
+
+    def settings_schema(self, base: dict[str, Any]) -> dict[str, Any]:
+        """``base`` (the core's config schema) with every registered table's schema in it."""
+        schema = dict(base)
+        props = schema.setdefault("properties", {})
+        adapters: list[dict[str, Any]] = []
+        for key, found in sorted(self.settings.items()):
+            part = found.model.model_json_schema()
+            if key.startswith("plugins."):
+                props["plugins"].setdefault("properties", {})[key[8:]] = part
+            elif key.startswith("channels."):
+                props["channels"].setdefault("properties", {})[key[9:]] = part
+            else:
+                part.setdefault("properties", {})["type"] = {"const": key[9:]}
+                adapters.append(part)
+        if adapters:
+            props["adapters"]["additionalProperties"] = {"anyOf": adapters}
+        return schema
 
     def active_for(self, adapter_types: set[str]) -> Callable[[str], bool]:
         """Whether a plugin's checks apply to a record routed to ``adapter_types``: a plugin

@@ -273,3 +273,13 @@ def register_tables(register: Any) -> None:
         metadata=tables.metadata,
         version_table=tables.VERSION_TABLE,
     )
+
+
+@hub.hookimpl
+def register_settings(register: Any) -> None:
+    """``[plugins.bundesdruckerei]`` and ``[adapters.x]`` of type ``passport_office``."""
+    from hub_bundesdruckerei.delivery import PassportOfficeSettings
+    from hub_bundesdruckerei.settings import KofferSettings
+
+    register(KofferSettings)
+    register(PassportOfficeSettings, adapter_type="passport_office")

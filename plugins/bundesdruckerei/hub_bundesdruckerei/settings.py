@@ -58,6 +58,9 @@ class KofferSettings(BaseModel):
     receiver: dict | None = Field(
         default=None, description="Development: run the reference receiver inside the hub"
     )
+    dev_create_secrets: bool = Field(
+        default=False, description="Development: make missing master key and token files"
+    )
 
     def master(self) -> bytes:
         raw = resolve_secret(self.master_key, "plugins.bundesdruckerei.master_key")

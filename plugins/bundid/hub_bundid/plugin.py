@@ -199,3 +199,9 @@ def register_tables(register: Any) -> None:
         metadata=tables.metadata,
         version_table=tables.VERSION_TABLE,
     )
+
+
+@hub.hookimpl
+def register_settings(register: Any) -> None:
+    """``[plugins.bundid]``."""
+    register(BundIdSettings)

@@ -294,3 +294,26 @@ def register_tables(register: Any) -> None:
         metadata=tables.metadata,
         version_table=tables.VERSION_TABLE,
     )
+
+
+@hub.hookimpl
+def register_settings(register: Any) -> None:
+    """``[plugins.fitconnect]`` (development: the embedded simulator), ``[adapters.x]`` of
+    type ``fitconnect``, ``[channels.fitconnect_subscriber]``, ``[channels.fitconnect_events]``."""
+    from pydantic import BaseModel, ConfigDict, Field
+
+    from hub_fitconnect.embedded import EmbeddedSettings
+    from hub_fitconnect.sender import SenderSettings
+    from hub_fitconnect.subscriber import SubscriberSettings
+
+    class FitConnectPluginSettings(BaseModel):
+        model_config = ConfigDict(extra="forbid")
+        simulator: EmbeddedSettings | None = None
+
+    class EventsSettings(SenderSettings):
+        interval: float = Field(default=30.0, gt=0, description="Seconds between looks")
+
+    register(FitConnectPluginSettings)
+    register(SenderSettings, adapter_type="fitconnect")
+    register(SubscriberSettings, channel_type="fitconnect_subscriber")
+    register(EventsSettings, channel_type="fitconnect_events")

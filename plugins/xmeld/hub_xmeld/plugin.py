@@ -177,3 +177,21 @@ def register_tables(register: Any) -> None:
         metadata=tables.metadata,
         version_table=tables.VERSION_TABLE,
     )
+
+
+@hub.hookimpl
+def register_settings(register: Any) -> None:
+    """``[plugins.xmeld]`` (development: the embedded gateway and Meldebehörde),
+    ``[adapters.x]`` of type ``xmeld``, ``[channels.xmeld_inbox]``."""
+    from pydantic import BaseModel, ConfigDict
+
+    from hub_xmeld.adapter import InboxSettings, XMeldSettings
+    from hub_xmeld.embedded import SimulatorSettings
+
+    class XMeldPluginSettings(BaseModel):
+        model_config = ConfigDict(extra="forbid")
+        simulator: SimulatorSettings | None = None
+
+    register(XMeldPluginSettings)
+    register(XMeldSettings, adapter_type="xmeld")
+    register(InboxSettings, channel_type="xmeld_inbox")
