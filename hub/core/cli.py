@@ -326,6 +326,32 @@ def config_schema(state: CliState) -> None:
 
 
 @cli.group()
+def plugin() -> None:
+    """Write plugins."""
+
+
+@plugin.command("new")
+@click.argument("name")
+@click.option(
+    "--dir",
+    "directory",
+    default=".",
+    show_default=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Where the plugin's folder is made.",
+)
+def plugin_new(name: str, directory: Path) -> None:
+    """Make a connector NAME (settings, a table, an adapter, a command, passing tests)."""
+    from hub.core.scaffold import create
+
+    try:
+        target = create(name, directory)
+    except (ValueError, FileExistsError) as exc:
+        raise click.UsageError(str(exc)) from None
+    click.echo(f"{target}: pip install -e {target} && pytest {target / 'tests'}")
+
+
+@cli.group()
 def db() -> None:
     """Database schema management."""
 
