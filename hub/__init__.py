@@ -92,6 +92,8 @@ _LAZY = {
     "from_rejection": ("hub.core.problems", "from_rejection"),
     "field_problems": ("hub.core.problems", "field_problems"),
     "retry_after": ("hub.core.http", "retry_after"),
+    "raise_for_status": ("hub.core.http", "raise_for_status"),
+    "transport_errors": ("hub.core.http", "transport_errors"),
     "pass_hub": ("hub.core.cli", "pass_hub"),
     "BackgroundServer": ("hub.core.background", "BackgroundServer"),
 }

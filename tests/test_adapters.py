@@ -8,10 +8,11 @@ from pathlib import Path
 
 import pytest
 
+import hub
 from hub.adapters.webhook import SIGNATURE_HEADER, verify
 from hub.core.errors import ConfigurationError
 from hub.core.hub import Hub
-from hub.testing import LiveHub, WebhookReceiver, sample_submission, wait_until
+from hub.testing import LiveHub, WebhookReceiver, free_port, sample_submission, wait_until
 
 from .conftest import TOKEN
 
@@ -155,3 +156,41 @@ def test_webhook_secret_from_file(make_config, tmp_path) -> None:
     got = receiver.received[0]
     assert verify(SECRET.encode(), got.headers[SIGNATURE_HEADER.lower()], got.body)
     assert got.json()["id"] == rid
+
+
+@pytest.mark.parametrize(
+    ("code", "kind"),
+    [
+        (200, None),
+        (204, None),
+        (408, hub.TransientError),
+        (425, hub.TransientError),
+        (429, hub.TransientError),
+        (503, hub.TransientError),
+        (400, hub.PermanentError),
+        (404, hub.PermanentError),
+        (422, hub.PermanentError),
+    ],
+)
+def test_one_mapping_from_http_status_to_the_error_tree(code, kind) -> None:
+    import httpx
+
+    response = httpx.Response(code, headers={"Retry-After": "7"}, text="Erika Mustermann")
+    if kind is None:
+        assert hub.raise_for_status(response, "the backend") is None
+        return
+    with pytest.raises(kind) as raised:
+        hub.raise_for_status(response, "the backend")
+    assert str(raised.value) == f"the backend answered {code}"  # never the body
+    if kind is hub.TransientError:
+        assert raised.value.retry_after == 7.0
+
+
+def test_transport_failures_are_transient() -> None:
+    import httpx
+
+    with (
+        pytest.raises(hub.TransientError, match="ConnectError reaching the backend"),
+        hub.transport_errors("the backend"),
+    ):
+        httpx.get(f"http://127.0.0.1:{free_port()}/", timeout=2)

@@ -25,11 +25,10 @@ from hub.core.config import resolve_secret
 from hub.core.context import CheckContext, DeliveryContext
 from hub.core.errors import ConfigurationError, PermanentError, TransientError
 from hub.core.hookspecs import hookimpl
-from hub.core.http import retry_after
+from hub.core.http import raise_for_status, transport_errors
 from hub.core.record import Record
 
 SIGNATURE_HEADER = "Hub-Signature"
-RETRYABLE = {408, 425, 429}
 
 
 class WebhookSettings(BaseModel):
@@ -71,18 +70,12 @@ class WebhookAdapter:
             "Idempotency-Key": str(record.id),
             SIGNATURE_HEADER: sign(self._secret, int(time.time()), body),
         }
-        try:
+        with transport_errors("the webhook"):
             response = ctx.http.post(self.url, content=body, headers=headers, timeout=self.timeout)
-        except httpx.TimeoutException as exc:
-            raise TransientError(f"timeout after {self.timeout}s") from exc
-        except httpx.TransportError as exc:
-            raise TransientError(f"{type(exc).__name__} connecting to the webhook") from exc
-        code = response.status_code
-        if 200 <= code < 300:
-            return {"status": code}
-        if code in RETRYABLE or code >= 500:
-            raise TransientError(f"webhook answered {code}", retry_after=retry_after(response))
-        raise PermanentError(f"webhook answered {code}")
+        if 300 <= response.status_code < 400:  # a redirect is not a delivery
+            raise PermanentError(f"webhook answered {response.status_code}")
+        raise_for_status(response, "webhook")
+        return {"status": response.status_code}
 
     def check(self, ctx: CheckContext) -> str:
         try:

@@ -120,7 +120,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import httpx
 from pydantic import BaseModel, ConfigDict, Field
 
 import hub
@@ -148,7 +147,7 @@ class {cls}Adapter:
         return {{"case_id": case_id}}
 
     def _post(self, record: hub.Record, ctx: hub.DeliveryContext) -> str:
-        try:
+        with hub.transport_errors("the {name} backend"):  # timeouts: retried
             response = ctx.http.post(
                 self.settings.url,
                 json=record.model_dump(mode="json"),
@@ -158,14 +157,8 @@ class {cls}Adapter:
                 }},
                 timeout=self.settings.timeout,
             )
-        except httpx.HTTPError as exc:
-            raise hub.TransientError(f"backend unreachable: {{type(exc).__name__}}") from exc
-        if response.status_code in (408, 425, 429) or response.status_code >= 500:
-            raise hub.TransientError(
-                f"backend answered {{response.status_code}}", retry_after=hub.retry_after(response)
-            )
-        if response.status_code >= 400:
-            raise hub.PermanentError(f"backend refused the record: {{response.status_code}}")
+        # 408/425/429/5xx: retried (Retry-After honoured); other 4xx: dead letter
+        hub.raise_for_status(response, "the {name} backend")
         return response.headers.get("Location") or ctx.idempotency_key
 
     def check(self, ctx: hub.CheckContext) -> str:

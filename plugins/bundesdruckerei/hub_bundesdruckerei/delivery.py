@@ -20,13 +20,12 @@ from fastapi import APIRouter, Depends, HTTPException, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 import hub
-from hub import problem, retry_after, utcnow
+from hub import problem, utcnow
 from hub_bundesdruckerei import package
 from hub_bundesdruckerei.applications import is_identity_document
 from hub_bundesdruckerei.store import KofferStore
 
 log = structlog.get_logger("hub.koffer")
-RETRYABLE = {408, 425, 429}
 STATUS_WORDS = {
     "received": "Der Antrag ist im Pass- und Ausweisverfahren eingegangen.",
     "in_production": "Das Dokument wird bei der Bundesdruckerei hergestellt.",
@@ -112,17 +111,14 @@ class PassportOfficeAdapter:
             for reader in readers:
                 reader.close()
         code = response.status_code
+        hub.raise_for_status(response, "passport software")
         if code in (200, 202):
             receipt = response.json().get("receipt")
             store.audit(
                 "system", "application_delivered", f"record:{record.id}", f"receipt {receipt}"
             )
             return {"status": code, "receipt": receipt}
-        if code in RETRYABLE or code >= 500:
-            raise hub.TransientError(
-                f"passport software answered {code}", retry_after=retry_after(response)
-            )
-        raise hub.PermanentError(f"passport software answered {code}: {response.text[:200]}")
+        raise hub.PermanentError(f"passport software answered {code}")
 
     def check(self, ctx: hub.CheckContext) -> str:
         try:
