@@ -16,6 +16,7 @@ import hub
 from hub.core.errors import ConfigurationError
 from hub.core.hub import Hub
 from hub.core.plugins import PluginManager
+from hub.testing import sample_submission
 
 HUB = [sys.executable, "-m", "hub"]
 
@@ -315,3 +316,32 @@ def test_registered_settings_are_checked_at_build_and_shown_in_the_schema(make_c
     assert schema["properties"]["plugins"]["properties"]["acme"]["required"] == ["tenant"]
     [acme] = schema["properties"]["adapters"]["additionalProperties"]["anyOf"]
     assert acme["properties"]["type"] == {"const": "acme"}
+
+
+def test_status_reports_name_the_delivery_instance(make_config) -> None:
+    """A plugin knows its adapter type; the history names the configured instance."""
+    from hub.core.hub import Hub
+
+    class Acme:
+        @hub.hookimpl
+        def register_adapters(self, register):
+            register("acme", lambda settings, h: object())
+
+    pm = PluginManager()  # the built-in file adapter too (the test config has one)
+    pm.register(Acme(), name="acme")
+    h = Hub(
+        make_config(
+            adapters={"acme_berlin": {"type": "acme"}}, routes=[{"adapters": ["acme_berlin"]}]
+        ),
+        pm,
+    )
+    h.start(intake_thread=False)
+    try:
+        rid = h.intake.submit(
+            hub.Submission.model_validate(sample_submission()), client="portal"
+        ).record_id
+        assert h.report_status(rid, "acme:received", "Vorgang 1", adapter_type="acme")
+        last = h.store.get_record(rid).history[-1]
+        assert (last.status, last.adapter) == ("acme:received", "acme_berlin")
+    finally:
+        h.close()

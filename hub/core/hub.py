@@ -166,19 +166,32 @@ class Hub:
         adapter: str | None = None,
         *,
         key: str | None = None,
+        adapter_type: str | None = None,
     ) -> bool:
         """Record a status reported by a backend or channel and tell the status hooks.
 
-        With ``key`` (e.g. the id of the answer message) the report is applied at most once:
-        an answer fetched again after a crash returns False and changes nothing. Raises
-        ``KeyError`` for an unknown record.
+        ``adapter`` names the delivery (the adapter instance, ``[adapters.<name>]``); a plugin
+        that knows only its adapter type passes ``adapter_type`` and the record's delivery of
+        that type is named. With ``key`` (e.g. the id of the answer message) the report is
+        applied at most once: an answer fetched again after a crash returns False and changes
+        nothing. Raises ``KeyError`` for an unknown record.
         """
         if self.store.record_owner(record_id) is None:
             raise KeyError(record_id)
+        if adapter is None and adapter_type is not None:
+            adapter = self.delivery_of(record_id, adapter_type) or adapter_type
         if not self.store.add_history(record_id, status, adapter, detail, key=key):
             return False
         self.notify([StatusChange(record_id, status, adapter, detail)])
         return True
+
+    def delivery_of(self, record_id: str, adapter_type: str) -> str | None:
+        """The adapter instance of type ``adapter_type`` that the record is delivered to."""
+        record = self.store.get_record(record_id)
+        for delivery in record.deliveries if record else ():
+            if self.config.adapter_type(delivery.adapter) == adapter_type:
+                return delivery.adapter
+        return None
 
     def describe(self) -> dict[str, Any]:
         return {

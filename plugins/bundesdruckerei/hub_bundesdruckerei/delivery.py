@@ -185,7 +185,7 @@ def callback_router(h: Any, state: Any) -> APIRouter:
             record_id,
             f"passport_office:{body.status}",
             detail,
-            adapter="passport_office",
+            adapter_type="passport_office",
             key=f"koffer-status:{record_id}:{body.status}",
         )
         return Response(status_code=204)
@@ -218,7 +218,7 @@ def purge(h: Any, store: KofferStore) -> dict[str, int]:
                     record_id,
                     "koffer:data_purged",
                     "Biometrische Daten nach Ablauf der Aufbewahrungsfrist gelöscht.",
-                    adapter="passport_office",
+                    adapter_type="passport_office",
                     key=f"koffer-purged:{case_id}",
                 )
     return {"expired_uploads": len(expired), "cases_destroyed": destroyed}

@@ -265,7 +265,7 @@ def follow(h: Any, api: SubmissionApi) -> int:
                 row.record_id,
                 status,
                 detail,
-                adapter="fitconnect",
+                adapter_type="fitconnect",
                 key=f"fitconnect-event:{event.jti}",
             )
             with h.store.engine.begin() as conn:

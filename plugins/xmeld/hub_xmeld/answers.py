@@ -261,7 +261,7 @@ def report(h: Any, record_id: str, answer: Answer, *, key: str | None = None) ->
     if answer.documents:
         detail += " Dokumente: " + ", ".join(d.attachment_id for d in answer.documents) + "."
     return h.report_status(
-        record_id, f"meldebehoerde:{answer.status}", detail, adapter="xmeld", key=key
+        record_id, f"meldebehoerde:{answer.status}", detail, adapter_type="xmeld", key=key
     )
 
 

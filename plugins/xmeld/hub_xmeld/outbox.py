@@ -153,7 +153,7 @@ def send_pending(h: Any, client: xta.XtaClient) -> int:
                 row.record_id,
                 "xmeld:code_failed",
                 f"Der Bestätigungscode konnte nicht übermittelt werden: {exc}",
-                adapter="xmeld",
+                adapter_type="xmeld",
                 key=f"outbox:{row.nachrichten_uuid}",
             )
             continue
@@ -176,7 +176,7 @@ def send_pending(h: Any, client: xta.XtaClient) -> int:
             row.record_id,
             "xmeld:code_sent",
             "Bestätigungscode an die Meldebehörde übermittelt.",
-            adapter="xmeld",
+            adapter_type="xmeld",
             key=f"outbox:{row.nachrichten_uuid}",
         )
         sent += 1
