@@ -345,3 +345,41 @@ def test_status_reports_name_the_delivery_instance(make_config) -> None:
         assert (last.status, last.adapter) == ("acme:received", "acme_berlin")
     finally:
         h.close()
+
+
+def test_services_run_only_while_serving_and_stop_in_reverse(make_config) -> None:
+    from structlog.testing import capture_logs
+
+    from hub.core.hub import Hub
+
+    events: list[str] = []
+
+    class Service:
+        def __init__(self, name: str):
+            self.name = name
+
+        def start(self) -> None:
+            events.append(f"start {self.name}")
+
+        def stop(self) -> None:
+            events.append(f"stop {self.name}")
+
+    class Acme:
+        @hub.hookimpl
+        def register_services(self, register, hub):
+            register("janitor", Service("janitor"))
+            register("simulator", Service("simulator"), dev_only=True)
+
+    pm = PluginManager()
+    pm.register(Acme(), name="acme")
+    one_off = Hub(make_config(), pm)
+    one_off.start(intake_thread=False)  # a CLI command: no services
+    one_off.close()
+    assert events == []
+    serving = Hub(make_config(), pm)
+    with capture_logs() as logs:
+        serving.start()
+    serving.close()
+    assert events == ["start janitor", "start simulator", "stop simulator", "stop janitor"]
+    warned = [e for e in logs if e["event"] == "development_service_started"]
+    assert [e["service"] for e in warned] == ["simulator"]

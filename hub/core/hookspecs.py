@@ -29,6 +29,7 @@ if TYPE_CHECKING:  # pragma: no cover - imports for annotations only
         RegisterIdentityProvider,
         RegisterPayloadSchema,
         RegisterRoute,
+        RegisterService,
         RegisterSettings,
         RegisterTables,
     )
@@ -191,6 +192,19 @@ def check_health(hub: Hub) -> list[tuple[str, bool, str]] | None:
     — or ``None`` when there is nothing to check. Runs after ``hub_startup`` in a one-off
     process; it may read the store and files and call remote services with short timeouts.
     ``text`` must not contain personal data or secrets. An exception counts as one failed check.
+    """
+
+
+@hookspec
+def register_services(register: RegisterService, hub: Hub) -> None:
+    """Register background services that run while the hub serves (``hub serve``, never in
+    one-off commands or ``hub worker``).
+
+    Call ``register(name, service, dev_only=False)``; ``service`` has ``start()`` (returns once
+    it runs) and ``stop()``. The core starts them after ``hub_startup``, in registration order,
+    and stops them in reverse before ``hub_shutdown``. ``dev_only=True`` marks simulators of
+    remote systems: each start is logged as a warning, so a production log shows them at once.
+    Register only what the configuration asks for; build nothing expensive before ``start``.
     """
 
 

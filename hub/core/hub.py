@@ -51,6 +51,7 @@ class Hub:
         # Per-plugin state for this hub (keyed by plugin name), so plugins keep no globals.
         self.extensions: dict[str, Any] = {}
         self.serving = False
+        self._services: list[tuple[str, Any]] = []
         self._started = False
         self._lock = threading.Lock()
 
@@ -127,13 +128,28 @@ class Hub:
             # start their background services (simulators, janitors) only then.
             self.serving = intake_thread
             self.plugins.startup(self)
+            if self.serving:
+                self._start_services()
             if intake_thread:
                 self.intake.committer.start()
             self._started = True
 
+    def _start_services(self) -> None:
+        for name, service, dev_only in self.plugins.services(self):
+            if dev_only:
+                log.warning("development_service_started", service=name)
+            service.start()
+            self._services.append((name, service))
+
     def close(self) -> None:
         with self._lock:
             self.intake.committer.stop()
+            while self._services:
+                name, service = self._services.pop()
+                try:
+                    service.stop()
+                except Exception as exc:  # stopping: report and stop the others
+                    log.error("service_stop_failed", service=name, error=type(exc).__name__)
             if self._started:
                 self.plugins.shutdown(self)
                 self._started = False

@@ -82,6 +82,7 @@ _REGISTRATION = frozenset(
         "register_payload_schemas",
         "register_tables",
         "register_settings",
+        "register_services",
     }
 )
 
@@ -299,6 +300,20 @@ class PluginManager:
 
     def startup(self, hub: Hub) -> None:
         self._pm.hook.hub_startup(hub=hub)
+
+    def services(self, hub: Hub) -> list[tuple[str, Any, bool]]:
+        """``(name, service, dev_only)`` of every registered background service."""
+        found: list[tuple[str, Any, bool]] = []
+
+        def register(name: str, service: Any, *, dev_only: bool = False) -> None:
+            if not (callable(getattr(service, "start", None)) and callable(service.stop)):
+                raise ConfigurationError(f"service {name!r} needs start() and stop()")
+            if name in {n for n, _, _ in found}:
+                raise ConfigurationError(f"service {name!r} is registered twice")
+            found.append((name, service, dev_only))
+
+        self._pm.hook.register_services(register=register, hub=hub)
+        return found
 
     def health(self, hub: Hub) -> list[tuple[str, bool, str]]:
         """Every plugin's ``check_health`` results, named ``<plugin>: <check>``."""

@@ -222,6 +222,19 @@ class RegisterTables(Protocol):
     def __call__(self, migrations: Path, *, metadata: Any, version_table: str) -> None: ...
 
 
+# --- services --------------------------------------------------------------------------------
+
+
+class Service(Protocol):
+    def start(self) -> None: ...
+
+    def stop(self) -> None: ...
+
+
+class RegisterService(Protocol):
+    def __call__(self, name: str, service: Service, *, dev_only: bool = False) -> None: ...
+
+
 # --- settings --------------------------------------------------------------------------------
 
 

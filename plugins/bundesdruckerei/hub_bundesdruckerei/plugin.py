@@ -59,34 +59,25 @@ def _required(h: Any) -> Any:
 
 @hub.hookimpl
 def hub_startup(hub: Any) -> None:
-    """Create the plugin's tables and check the master key; when serving, start the janitor
-    (expiry and retention) and, in development, the reference receiver."""
+    """Check the master key: a missing or malformed one stops the start, not the first upload."""
     st = state(hub)
-    if st is None:
-        return
-    _ = st.master  # a missing or malformed master key stops the start, not the first upload
-    if not hub.serving:
-        return
-    from hub_bundesdruckerei.delivery import Janitor
-
-    janitor = Janitor(hub, lambda: st, st.settings.janitor_interval)
-    janitor.start()
-    hub.extensions[f"{NAME}.janitor"] = janitor
-    if st.settings.receiver is not None:
-        from hub_bundesdruckerei.embedded import EmbeddedReceiver
-
-        receiver = EmbeddedReceiver(st.settings.receiver)
-        receiver.start()
-        hub.extensions[f"{NAME}.receiver"] = receiver
+    if st is not None:
+        _ = st.master
 
 
 @hub.hookimpl
-def hub_shutdown(hub: Any) -> None:
-    """Stop the janitor and the embedded receiver."""
-    for part in ("janitor", "receiver"):
-        service = hub.extensions.pop(f"{NAME}.{part}", None)
-        if service is not None:
-            service.stop()
+def register_services(register: Any, hub: Any) -> None:
+    """The janitor (expiry and retention) and, in development, the reference receiver."""
+    st = state(hub)
+    if st is None:
+        return
+    from hub_bundesdruckerei.delivery import Janitor
+
+    register("koffer_janitor", Janitor(hub, lambda: st, st.settings.janitor_interval))
+    if st.settings.receiver is not None:
+        from hub_bundesdruckerei.embedded import EmbeddedReceiver
+
+        register("passport_receiver", EmbeddedReceiver(st.settings.receiver), dev_only=True)
 
 
 @hub.hookimpl

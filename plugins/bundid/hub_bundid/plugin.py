@@ -49,23 +49,6 @@ def hub_startup(hub: Any) -> None:
     if st is None:
         return
     st.ledger.purge()
-    sim = st.settings.simulator
-    if sim is not None and hub.serving:  # not for one-off commands
-        port = int(sim.get("port", 8089))
-        host = str(sim.get("host", "127.0.0.1"))
-        simulator = Simulator(
-            SimulatorConfig(
-                base_url=f"http://{host}:{port}",
-                sp_certs=[st.signing.cert_pem],
-                sp_encryption_cert=st.encryption.cert_pem,
-                keys_dir=Path(st.settings.keys_dir) if st.settings.keys_dir else None,
-                auto_persona=sim.get("auto_persona"),
-                legacy=bool(sim.get("legacy", False)),
-            )
-        )
-        server = SimulatorServer(simulator, host, port)
-        server.start()
-        hub.extensions[f"{NAME}.simulator"] = server
     source = st.settings.idp_metadata
     if metadata_over_http(source):
         log.warning("bundid_metadata_over_http", hint="use https: the IdP's keys come from it")
@@ -102,11 +85,25 @@ def check_health(hub: Any) -> list[tuple[str, bool, str]] | None:
 
 
 @hub.hookimpl
-def hub_shutdown(hub: Any) -> None:
-    """Stop the embedded simulator, if one runs."""
-    server = hub.extensions.pop(f"{NAME}.simulator", None)
-    if server is not None:
-        server.stop()
+def register_services(register: Any, hub: Any) -> None:
+    """Development (``[plugins.bundid.simulator]``): the BundID simulator."""
+    st = state(hub)
+    sim = st.settings.simulator if st is not None else None
+    if st is None or sim is None:
+        return
+    port = int(sim.get("port", 8089))
+    host = str(sim.get("host", "127.0.0.1"))
+    simulator = Simulator(
+        SimulatorConfig(
+            base_url=f"http://{host}:{port}",
+            sp_certs=[st.signing.cert_pem],
+            sp_encryption_cert=st.encryption.cert_pem,
+            keys_dir=Path(st.settings.keys_dir) if st.settings.keys_dir else None,
+            auto_persona=sim.get("auto_persona"),
+            legacy=bool(sim.get("legacy", False)),
+        )
+    )
+    register("bundid_simulator", SimulatorServer(simulator, host, port), dev_only=True)
 
 
 @hub.hookimpl

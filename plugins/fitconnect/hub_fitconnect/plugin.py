@@ -38,25 +38,16 @@ def verify_callback(
 
 
 @hub.hookimpl
-def hub_startup(hub: Any) -> None:
-    """Development: start the embedded FIT-Connect simulator (when serving)."""
+def register_services(register: Any, hub: Any) -> None:
+    """Development (``[plugins.fitconnect.simulator]``): the FIT-Connect simulator."""
     raw = hub.config.plugins.get("fitconnect", {}).get("simulator")
-    if raw is None or not hub.serving:
+    if raw is None:
         return
     from hub import parse_settings
     from hub_fitconnect.embedded import EmbeddedSettings, EmbeddedSimulator
 
     simulator = EmbeddedSimulator(parse_settings(EmbeddedSettings, raw))
-    simulator.start()
-    hub.extensions["fitconnect.simulator"] = simulator
-
-
-@hub.hookimpl
-def hub_shutdown(hub: Any) -> None:
-    """Stop the embedded simulator."""
-    simulator = hub.extensions.pop("fitconnect.simulator", None)
-    if simulator is not None:
-        simulator.stop()
+    register("fitconnect_simulator", simulator, dev_only=True)
 
 
 def _outcomes(h: Any, state: str | None = None, limit: int = 100) -> list[dict[str, Any]]:

@@ -109,26 +109,17 @@ def register_commands(cli: click.Group) -> None:
 
 
 @hub.hookimpl
-def hub_startup(hub: Any) -> None:
-    """In development (``[plugins.xmeld.simulator]``), start the XTA gateway simulator with its
-    Meldebehörden inside the hub."""
+def register_services(register: Any, hub: Any) -> None:
+    """Development (``[plugins.xmeld.simulator]``): the XTA gateway simulator with its
+    Meldebehörden, inside the hub."""
     settings = hub.config.plugins.get("xmeld", {}).get("simulator")
-    if settings is None or not hub.serving:  # not for one-off commands
+    if settings is None:
         return
     from hub import parse_settings
     from hub_xmeld.embedded import EmbeddedSimulator, SimulatorSettings
 
     simulator = EmbeddedSimulator(parse_settings(SimulatorSettings, settings))
-    simulator.start()
-    hub.extensions["xmeld.simulator"] = simulator
-
-
-@hub.hookimpl
-def hub_shutdown(hub: Any) -> None:
-    """Stop the embedded simulator, if one runs."""
-    simulator = hub.extensions.pop("xmeld.simulator", None)
-    if simulator is not None:
-        simulator.stop()
+    register("xmeld_simulator", simulator, dev_only=True)
 
 
 @hub.hookimpl
