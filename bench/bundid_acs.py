@@ -22,8 +22,8 @@ from lxml import etree
 
 from hub_bundid import keys, messages
 from hub_bundid.constants import NS, OID_OF, XENC
-from hub_bundid.idp import PERSONAS, Crypto, ResponseSpec, build_response
 from hub_bundid.response import PendingRequest, validate_response
+from hub_bundid.sim.idp import PERSONAS, Crypto, ResponseSpec, build_response
 
 IDP, SP, ACS = "https://int.id.bund.de/idp", "https://hub.test/bundid", "https://hub.test/acs"
 ATTRS = [

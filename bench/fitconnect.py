@@ -30,7 +30,7 @@ from joserfc import jwe
 from hub.testing import free_port, wait_until
 from hub_fitconnect import crypto, schemas
 from hub_fitconnect.api import SubmissionApi
-from hub_fitconnect.simulator import FitConnectSimulator
+from hub_fitconnect.sim.service import FitConnectSimulator
 from hub_fitconnect.subscriber import Destination, DestinationSettings, fetch, process
 
 DEST = str(uuid.uuid4())

@@ -75,7 +75,7 @@ def register_services(register: Any, hub: Any) -> None:
 
     register("koffer_janitor", Janitor(hub, lambda: st, st.settings.janitor_interval))
     if st.settings.receiver is not None:
-        from hub_bundesdruckerei.embedded import EmbeddedReceiver
+        from hub_bundesdruckerei.sim.embedded import EmbeddedReceiver
 
         register("passport_receiver", EmbeddedReceiver(st.settings.receiver), dev_only=True)
 
@@ -242,7 +242,7 @@ def register_commands(cli: click.Group) -> None:
         """Run the reference receiver of the application package interface (version 1)."""
         import uvicorn
 
-        from hub_bundesdruckerei.receiver import Receiver
+        from hub_bundesdruckerei.sim.receiver import Receiver
 
         token = os.environ.get(callback_token_env)
         if not token:

@@ -18,7 +18,7 @@ import uvicorn
 from PIL import Image, ImageDraw
 
 from hub.testing import LiveHub, free_port, hub_config, wait_until
-from hub_bundesdruckerei.receiver import Receiver
+from hub_bundesdruckerei.sim.receiver import Receiver
 
 TOKEN = "koffer-test-token-0123"
 CALLBACK = "callback-token-for-tests-0123456789"

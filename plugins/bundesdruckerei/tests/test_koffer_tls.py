@@ -8,7 +8,7 @@ from pathlib import Path
 import uvicorn
 
 from hub.testing import LiveHub, TestPki, free_port, wait_until
-from hub_bundesdruckerei.receiver import Receiver
+from hub_bundesdruckerei.sim.receiver import Receiver
 
 
 def test_delivery_with_a_client_certificate(

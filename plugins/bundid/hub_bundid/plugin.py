@@ -13,7 +13,7 @@ import hub
 from hub import ConfigurationError
 from hub_bundid.constants import RANK_OF_LEVEL
 from hub_bundid.errors import SamlError
-from hub_bundid.simulator import Simulator, SimulatorConfig, SimulatorServer
+from hub_bundid.sim.server import Simulator, SimulatorConfig, SimulatorServer
 from hub_bundid.sp import (
     BundIdIdentity,
     BundIdSettings,

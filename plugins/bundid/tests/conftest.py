@@ -14,7 +14,7 @@ import pytest
 from hub.testing import LiveHub, PluginManager, free_port, hub_config
 from hub.testing import html_form as form
 from hub_bundid import keys
-from hub_bundid.simulator import Simulator, SimulatorConfig, SimulatorServer
+from hub_bundid.sim.server import Simulator, SimulatorConfig, SimulatorServer
 
 TOKEN = "bundid-test-token-0123"
 

@@ -12,7 +12,7 @@ from hub.testing import free_port
 from hub.testing import html_form as form
 from hub_bundid import keys, messages, xmlenc
 from hub_bundid.constants import AKDB, CLASSIC_UI, NS, OID_OF
-from hub_bundid.simulator import Simulator, SimulatorConfig, SimulatorServer
+from hub_bundid.sim.server import Simulator, SimulatorConfig, SimulatorServer
 
 
 @pytest.fixture

@@ -31,8 +31,8 @@ from hub_bundid.constants import (
     XENC,
 )
 from hub_bundid.errors import SamlError
-from hub_bundid.idp import PERSONAS, Crypto, ResponseSpec, build_response
 from hub_bundid.response import PendingRequest, validate_response
+from hub_bundid.sim.idp import PERSONAS, Crypto, ResponseSpec, build_response
 
 IDP = "https://int.id.bund.de/idp"
 SP = "https://hub.test/bundid"
@@ -324,7 +324,7 @@ def test_weak_key_transport_is_refused(pki, idp_meta) -> None:
 
 
 def test_request_denied_with_status_detail(pki, idp_meta) -> None:
-    from hub_bundid.idp import build_error_response
+    from hub_bundid.sim.idp import build_error_response
 
     detail = {
         "version": "1.0",

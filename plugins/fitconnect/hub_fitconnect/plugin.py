@@ -44,7 +44,7 @@ def register_services(register: Any, hub: Any) -> None:
     if raw is None:
         return
     from hub import parse_settings
-    from hub_fitconnect.embedded import EmbeddedSettings, EmbeddedSimulator
+    from hub_fitconnect.sim.embedded import EmbeddedSettings, EmbeddedSimulator
 
     simulator = EmbeddedSimulator(parse_settings(EmbeddedSettings, raw))
     register("fitconnect_simulator", simulator, dev_only=True)
@@ -250,7 +250,7 @@ def register_commands(cli: click.Group) -> None:
         """Run a FIT-Connect (token, Submission API v2, events, callbacks, routing) on loopback."""
         import uvicorn
 
-        from hub_fitconnect.simulator import FitConnectSimulator
+        from hub_fitconnect.sim.service import FitConnectSimulator
 
         sim = FitConnectSimulator(f"http://{host}:{port}")
         if setup:
@@ -293,8 +293,8 @@ def register_settings(register: Any) -> None:
     type ``fitconnect``, ``[channels.fitconnect_subscriber]``, ``[channels.fitconnect_events]``."""
     from pydantic import BaseModel, ConfigDict, Field
 
-    from hub_fitconnect.embedded import EmbeddedSettings
     from hub_fitconnect.sender import SenderSettings
+    from hub_fitconnect.sim.embedded import EmbeddedSettings
     from hub_fitconnect.subscriber import SubscriberSettings
 
     class FitConnectPluginSettings(BaseModel):

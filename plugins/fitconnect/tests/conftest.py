@@ -19,7 +19,7 @@ import uvicorn
 from hub.testing import free_port, hub_config, wait_until
 from hub_fitconnect import crypto, schemas
 from hub_fitconnect.api import SubmissionApi
-from hub_fitconnect.simulator import FitConnectSimulator
+from hub_fitconnect.sim.service import FitConnectSimulator
 
 DEST = "7e4a3c52-1d0b-4c8e-9a51-2f3b6d8e0c14"
 LEIKA = "99050012104000"

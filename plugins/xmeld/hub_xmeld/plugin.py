@@ -59,14 +59,14 @@ def register_commands(cli: click.Group) -> None:
 
         import uvicorn
 
+        from hub_xmeld.sim.xta_gateway import XtaGateway
         from hub_xmeld.xta_schema import compile_schema
-        from hub_xmeld.xta_sim import XtaGateway
 
         directory = schema_dir or schemas.default_dir()
         gateway = XtaGateway(compile_schema(directory), accounts={*accounts, *offices})
         stop = threading.Event()
         for account in offices:
-            from hub_xmeld.embedded import office as make_office
+            from hub_xmeld.sim.embedded import office as make_office
 
             office = make_office(directory, f"http://{host}:{port}", account, result_delay)
             threading.Thread(target=office.run, args=(stop,), daemon=True).start()
@@ -116,7 +116,7 @@ def register_services(register: Any, hub: Any) -> None:
     if settings is None:
         return
     from hub import parse_settings
-    from hub_xmeld.embedded import EmbeddedSimulator, SimulatorSettings
+    from hub_xmeld.sim.embedded import EmbeddedSimulator, SimulatorSettings
 
     simulator = EmbeddedSimulator(parse_settings(SimulatorSettings, settings))
     register("xmeld_simulator", simulator, dev_only=True)
@@ -177,7 +177,7 @@ def register_settings(register: Any) -> None:
     from pydantic import BaseModel, ConfigDict
 
     from hub_xmeld.adapter import InboxSettings, XMeldSettings
-    from hub_xmeld.embedded import SimulatorSettings
+    from hub_xmeld.sim.embedded import SimulatorSettings
 
     class XMeldPluginSettings(BaseModel):
         model_config = ConfigDict(extra="forbid")

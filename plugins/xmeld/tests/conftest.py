@@ -10,7 +10,8 @@ import uvicorn
 
 import hub
 from hub.testing import as_record, free_port, sample_submission, wait_until
-from hub_xmeld import messages, schemas, xta_schema, xta_sim
+from hub_xmeld import messages, schemas, xta_schema
+from hub_xmeld.sim import xta_gateway as xta_sim
 
 
 @pytest.fixture(scope="session")

@@ -71,7 +71,7 @@ def test_report_writes_the_offices_words_into_the_history(
 
 
 def _answer(parties, root_name: str, kind: str, origin_uuid: str):
-    from hub_xmeld.office_sim import PRODUCT
+    from hub_xmeld.sim.meldebehoerde import PRODUCT
 
     author, reader = parties
     office = messages.Authority(reader.kennung, reader.name, reader.address, {"email": "a@b.de"})
@@ -120,7 +120,7 @@ def answers_text(schema, code_type: str, code: str) -> str:
 
 
 def test_a_0010_without_id_finds_the_message_it_returns(schema, record, parties) -> None:
-    from hub_xmeld.office_sim import MeldebehoerdeSimulator
+    from hub_xmeld.sim.meldebehoerde import MeldebehoerdeSimulator
 
     author, reader = parties
     original = messages.validated(

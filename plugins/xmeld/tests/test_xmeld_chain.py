@@ -11,7 +11,7 @@ import pytest
 
 from hub.testing import LiveHub, hub_config, wait_until
 from hub_xmeld import adapter, messages, xta
-from hub_xmeld.office_sim import MeldebehoerdeSimulator
+from hub_xmeld.sim.meldebehoerde import MeldebehoerdeSimulator
 
 TOKEN = "xmeld-chain-token-0123"
 PORTAL = "psw:05111999"

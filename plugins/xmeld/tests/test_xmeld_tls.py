@@ -10,7 +10,8 @@ import uvicorn
 
 import hub
 from hub.testing import TestPki, free_port, wait_until
-from hub_xmeld import adapter, xta_schema, xta_sim
+from hub_xmeld import adapter, xta_schema
+from hub_xmeld.sim import xta_gateway as xta_sim
 
 ACCOUNT = "psw:05111999"
 

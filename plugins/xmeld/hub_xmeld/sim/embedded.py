@@ -13,9 +13,9 @@ from starlette.responses import JSONResponse
 
 from hub import BackgroundServer
 from hub_xmeld import messages, schemas, xta
-from hub_xmeld.office_sim import MeldebehoerdeSimulator
+from hub_xmeld.sim.meldebehoerde import MeldebehoerdeSimulator
+from hub_xmeld.sim.xta_gateway import XtaGateway
 from hub_xmeld.xta_schema import compile_schema
-from hub_xmeld.xta_sim import XtaGateway
 
 
 class SimulatorSettings(BaseModel):

@@ -9,7 +9,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from hub import BackgroundServer, parse_settings, resolve_secret
-from hub_bundesdruckerei.receiver import Receiver
+from hub_bundesdruckerei.sim.receiver import Receiver
 
 
 class ReceiverSettings(BaseModel):

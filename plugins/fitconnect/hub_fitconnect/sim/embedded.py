@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from hub import BackgroundServer
 from hub_fitconnect import crypto
-from hub_fitconnect.simulator import FitConnectSimulator
+from hub_fitconnect.sim.service import FitConnectSimulator
 
 
 class EmbeddedSettings(BaseModel):

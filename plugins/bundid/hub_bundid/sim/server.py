@@ -27,8 +27,8 @@ from starlette.routing import Route
 from hub import BackgroundServer
 from hub_bundid import keys, messages
 from hub_bundid.errors import SamlError
-from hub_bundid.idp import PERSONAS, Crypto, ResponseSpec, build_error_response, build_response
 from hub_bundid.messages import ParsedRequest, RequestCheckFailed
+from hub_bundid.sim.idp import PERSONAS, Crypto, ResponseSpec, build_error_response, build_response
 
 
 @dataclass
