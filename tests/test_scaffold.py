@@ -35,7 +35,7 @@ def test_a_new_plugin_passes_its_own_tests(tmp_path: Path) -> None:
         env=env,
     )
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-2000:]
-    assert "3 passed" in run.stdout
+    assert "4 passed" in run.stdout
     lint = subprocess.run(
         [sys.executable, "-m", "ruff", "check", "--config", str(ROOT / "pyproject.toml"), "."],
         capture_output=True,

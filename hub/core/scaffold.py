@@ -240,7 +240,8 @@ def downgrade() -> None:
     op.drop_table("{name}_cases")
 '''
 
-TESTS = '''"""The {name} connector against a loopback backend, through hub.testing."""
+TESTS = '''"""The {name} connector against a loopback backend, with the hub's pytest fixtures
+(make_hub_config, live_hub, started_hub, delivery_context come with the hub)."""
 
 from __future__ import annotations
 
@@ -250,17 +251,13 @@ from click.testing import CliRunner
 import hub
 from hub.testing import (
     CliState,
-    LiveHub,
     PluginManager,
     WebhookReceiver,
     build_cli,
-    hub_config,
     sample_submission,
     wait_until,
 )
 from hub_{name} import plugin
-
-TOKEN = "{name}-test-token-0123456789"
 
 
 def plugins() -> PluginManager:
@@ -269,14 +266,15 @@ def plugins() -> PluginManager:
     return pm
 
 
-def config(tmp_path, url: str):
-    return hub_config(
-        f"sqlite:///{{tmp_path / 'hub.db'}}",
-        tmp_path / "out",
-        TOKEN,
-        routes=[{{"adapters": ["{name}"]}}],
-        adapters={{"{name}": {{"url": url, "token": "env:{env}"}}}},
-    )
+@pytest.fixture
+def config(make_hub_config):
+    def make(url: str):
+        return make_hub_config(
+            routes=[{{"adapters": ["{name}"]}}],
+            adapters={{"{name}": {{"url": url, "token": "env:{env}"}}}},
+        )
+
+    return make
 
 
 @pytest.fixture(autouse=True)
@@ -284,10 +282,11 @@ def backend_token(monkeypatch):
     monkeypatch.setenv("{env}", "backend-secret")
 
 
-def test_a_record_reaches_the_backend_once_with_our_key(tmp_path) -> None:
+def test_a_record_reaches_the_backend_once_with_our_key(config, live_hub, hub_token) -> None:
     with WebhookReceiver().running() as backend:
         backend.fail_next(1, 503)  # the first try fails: retried, not lost
-        with LiveHub(config(tmp_path, backend.url), plugins()) as live, live.client(TOKEN) as c:
+        live = live_hub(config(backend.url), plugins())
+        with live.client(hub_token) as c:
             rid = c.post("/v1/records", json=sample_submission()).json()["id"]
             assert wait_until(
                 lambda: c.get(f"/v1/records/{{rid}}").json()["status"] == "delivered", timeout=20
@@ -298,19 +297,28 @@ def test_a_record_reaches_the_backend_once_with_our_key(tmp_path) -> None:
         assert got.json()["id"] == rid
 
 
-def test_the_cli_lists_the_cases(tmp_path) -> None:
-    with (
-        WebhookReceiver().running() as backend,
-        LiveHub(config(tmp_path, backend.url), plugins()) as live,
-        live.client(TOKEN) as c,
-    ):
-        rid = c.post("/v1/records", json=sample_submission()).json()["id"]
-        assert wait_until(lambda: len(backend.received) == 1, timeout=20)
-        assert wait_until(
-            lambda: c.get(f"/v1/records/{{rid}}").json()["status"] == "delivered", timeout=20
-        )
-    toml = tmp_path / "hub.toml"
-    toml.write_text(f'[store]\\nurl = "sqlite:///{{tmp_path / "hub.db"}}"\\n')
+def test_a_retry_does_not_open_a_second_case(config, started_hub, delivery_context) -> None:
+    with WebhookReceiver().running() as backend:
+        h = started_hub(config(backend.url), plugins())
+        sub = hub.Submission.model_validate(sample_submission())
+        rid = h.intake.submit(sub, client="portal").record_id
+        record = h.store.get_record(rid)
+        adapter = h.adapters["{name}"]
+        first = adapter.deliver(record, delivery_context(h, rid, "{name}", attempt=1))
+        again = adapter.deliver(record, delivery_context(h, rid, "{name}", attempt=2))
+        assert first == again and len(backend.received) == 1  # the step was checkpointed
+
+
+def test_the_cli_lists_the_cases(config, started_hub, delivery_context, tmp_path) -> None:
+    with WebhookReceiver().running() as backend:
+        h = started_hub(config(backend.url), plugins())
+        rid = h.intake.submit(
+            hub.Submission.model_validate(sample_submission()), client="portal"
+        ).record_id
+        record = h.store.get_record(rid)
+        h.adapters["{name}"].deliver(record, delivery_context(h, rid, "{name}"))
+    toml = tmp_path / "cli.toml"
+    toml.write_text(f'[store]\\nurl = "{{h.config.store.url}}"\\n')
     pm = plugins()
     result = CliRunner().invoke(
         build_cli(pm), ["--config", str(toml), "{name}", "cases"], obj=CliState(None, pm)
@@ -319,8 +327,8 @@ def test_the_cli_lists_the_cases(tmp_path) -> None:
     assert rid in result.output
 
 
-def test_bad_settings_refuse_to_start(tmp_path) -> None:
-    broken = config(tmp_path, "http://127.0.0.1:9/x")
+def test_bad_settings_refuse_to_start(config) -> None:
+    broken = config("http://127.0.0.1:9/x")
     broken.adapters["{name}"]["colour"] = "blue"
     with pytest.raises(hub.ConfigurationError, match="colour"):
         hub.Hub(broken, plugins())
