@@ -128,12 +128,12 @@ def register_settings(register: RegisterSettings) -> None:
 def register_tables(register: RegisterTables) -> None:
     """Register the plugin's own database tables and their migration history.
 
-    Call ``register(migrations, metadata=..., version_table=...)``: ``migrations`` is the folder
-    of an Alembic history whose ``env.py`` calls ``hub.migration_env()``, ``metadata`` the
-    SQLAlchemy ``MetaData`` of the tables, ``version_table`` a name of its own
-    (``alembic_version_<plugin>``). The core upgrades every registered history with its own: at
-    start when ``store.auto_migrate`` is on, and always with ``hub db upgrade``. Plugins never
-    migrate themselves.
+    Call ``register(tables)`` with the plugin's tables module — its ``metadata`` (SQLAlchemy
+    ``MetaData``), its ``VERSION_TABLE`` (a name of its own, ``alembic_version_<plugin>``) and a
+    ``migrations/`` Alembic history beside it whose ``env.py`` calls ``hub.migration_env()`` —
+    or spell them out: ``register(folder, metadata=..., version_table=...)``. The core upgrades
+    every registered history with its own: at start when ``store.auto_migrate`` is on, and
+    always with ``hub db upgrade``. Plugins never migrate themselves.
     """
 
 

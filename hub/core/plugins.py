@@ -249,9 +249,19 @@ class PluginManager:
         def payload_schema(pattern: str, schema: Any) -> None:
             reg.payload_schemas.register(pattern, schema, _RUNNING.get())
 
-        def tables(migrations: Any, *, metadata: Any, version_table: str) -> None:
+        def tables(
+            migrations: Any, *, metadata: Any = None, version_table: str | None = None
+        ) -> None:
             from hub.core.store.migrate import CORE_VERSION_TABLE  # alembic: only when used
 
+            if hasattr(migrations, "metadata"):  # a tables module: migrations/ beside it
+                module = migrations
+                metadata, version_table = module.metadata, module.VERSION_TABLE
+                migrations = Path(module.__file__).parent / "migrations"
+            if metadata is None or not version_table:
+                raise ConfigurationError(
+                    "tables: give a tables module, or metadata and version_table"
+                )
             taken = {t.version_table for t in reg.tables} | {CORE_VERSION_TABLE}
             if version_table in taken:
                 raise ConfigurationError(f"version table {version_table!r} is already in use")

@@ -219,7 +219,9 @@ class TableSet:
 
 
 class RegisterTables(Protocol):
-    def __call__(self, migrations: Path, *, metadata: Any, version_table: str) -> None: ...
+    def __call__(
+        self, migrations: Any, *, metadata: Any = None, version_table: str | None = None
+    ) -> None: ...
 
 
 # --- services --------------------------------------------------------------------------------

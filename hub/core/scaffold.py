@@ -60,7 +60,6 @@ PLUGIN = '''"""Hook implementations of the {name} connector, each pointing at a 
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import click
@@ -81,11 +80,7 @@ def register_tables(register: Any) -> None:
     """The cases the backend acknowledged."""
     from hub_{name} import tables
 
-    register(
-        Path(__file__).parent / "migrations",
-        metadata=tables.metadata,
-        version_table=tables.VERSION_TABLE,
-    )
+    register(tables)  # metadata, VERSION_TABLE and migrations/ beside it
 
 
 @hub.hookimpl

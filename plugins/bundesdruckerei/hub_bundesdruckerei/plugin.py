@@ -259,11 +259,7 @@ def register_tables(register: Any) -> None:
     """Devices, uploads, cases and the audit trail."""
     from hub_bundesdruckerei import tables
 
-    register(
-        Path(__file__).parent / "migrations",
-        metadata=tables.metadata,
-        version_table=tables.VERSION_TABLE,
-    )
+    register(tables)  # metadata, VERSION_TABLE and migrations/ beside it
 
 
 @hub.hookimpl

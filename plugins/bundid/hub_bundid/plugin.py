@@ -191,11 +191,7 @@ def register_tables(register: Any) -> None:
     """Used login requests, seen assertions and sessions."""
     from hub_bundid import tables
 
-    register(
-        Path(__file__).parent / "migrations",
-        metadata=tables.metadata,
-        version_table=tables.VERSION_TABLE,
-    )
+    register(tables)  # metadata, VERSION_TABLE and migrations/ beside it
 
 
 @hub.hookimpl

@@ -280,11 +280,7 @@ def register_tables(register: Any) -> None:
     """What the subscriber received and the sender sent."""
     from hub_fitconnect import tables
 
-    register(
-        Path(__file__).parent / "migrations",
-        metadata=tables.metadata,
-        version_table=tables.VERSION_TABLE,
-    )
+    register(tables)  # metadata, VERSION_TABLE and migrations/ beside it
 
 
 @hub.hookimpl

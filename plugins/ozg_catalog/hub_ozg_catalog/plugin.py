@@ -373,11 +373,7 @@ def register_tables(register: Any) -> None:
     """The catalogue, places and the authority cache."""
     from hub_ozg_catalog import tables
 
-    register(
-        Path(__file__).parent / "migrations",
-        metadata=tables.metadata,
-        version_table=tables.VERSION_TABLE,
-    )
+    register(tables)  # metadata, VERSION_TABLE and migrations/ beside it
 
 
 @hub.hookimpl

@@ -163,11 +163,7 @@ def register_tables(register: Any) -> None:
     """Sent messages, the Bestätigungscode outbox and processed answers."""
     from hub_xmeld import tables
 
-    register(
-        Path(__file__).parent / "migrations",
-        metadata=tables.metadata,
-        version_table=tables.VERSION_TABLE,
-    )
+    register(tables)  # metadata, VERSION_TABLE and migrations/ beside it
 
 
 @hub.hookimpl
