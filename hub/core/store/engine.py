@@ -1,0 +1,113 @@
+"""Connections to the store's database, the same code on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import (
+    Connection,
+    Engine,
+    create_engine,
+    event,
+    text,
+)
+from sqlalchemy.engine import make_url
+
+from hub.core.errors import ConfigurationError
+
+
+def _sqlite_file(url: str) -> Path | None:
+    parsed = make_url(url)
+    if (
+        parsed.get_backend_name() != "sqlite"
+        or not parsed.database
+        or parsed.database == ":memory:"
+    ):
+        return None
+    return Path(parsed.database)
+
+
+class Connections:
+    """The engines: SQLite (WAL, ``synchronous=FULL``, one writer with ``BEGIN IMMEDIATE``) or
+    PostgreSQL; schema upgrade and liveness."""
+
+    def __init__(self, url: str, *, echo: bool = False):
+        self.url = url
+        try:
+            backend = make_url(url).get_backend_name()
+        except Exception as exc:
+            raise ConfigurationError(f"store.url is not a database URL: {exc}") from exc
+        if backend not in ("sqlite", "postgresql"):
+            raise ConfigurationError(
+                f"store.url: unsupported database {backend!r} (sqlite, postgresql)"
+            )
+        self.dialect = backend
+        db_file = _sqlite_file(url)
+        if db_file is not None:
+            try:
+                db_file.parent.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise ConfigurationError(
+                    f"store.url: cannot create {db_file.parent}: {exc.strerror}"
+                ) from None
+        if backend == "sqlite":
+            self.engine = self._sqlite_engine(url, immediate=True, echo=echo)
+            self.read_engine = self._sqlite_engine(url, immediate=False, echo=echo)
+        else:
+            self.engine = create_engine(
+                url, echo=echo, pool_size=10, max_overflow=20, pool_pre_ping=True
+            )
+            self.read_engine = self.engine
+
+    @staticmethod
+    def _sqlite_engine(url: str, *, immediate: bool, echo: bool) -> Engine:
+        engine = create_engine(
+            url, echo=echo, connect_args={"check_same_thread": False, "timeout": 30}
+        )
+
+        @event.listens_for(engine, "connect")
+        def _pragmas(dbapi_conn: Any, _record: Any) -> None:
+            dbapi_conn.isolation_level = None  # we issue BEGIN ourselves
+            cur = dbapi_conn.cursor()
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA synchronous=FULL")  # an accepted record survives power loss
+            cur.execute("PRAGMA foreign_keys=ON")
+            cur.execute("PRAGMA busy_timeout=30000")
+            cur.close()
+
+        @event.listens_for(engine, "begin")
+        def _begin(conn: Connection) -> None:
+            conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+        return engine
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+        if self.read_engine is not self.engine:
+            self.read_engine.dispose()
+
+    # --- schema --------------------------------------------------------------------------------
+
+    def reachable(self) -> None:
+        """Raise :class:`ConfigurationError` naming the store when it cannot be used (server
+        down, wrong password, unwritable file): one clear line instead of a traceback."""
+        from sqlalchemy.exc import DBAPIError
+
+        try:
+            with self.engine.begin() as conn:
+                conn.execute(text("SELECT 1"))
+        except DBAPIError as exc:
+            reason = str(exc.orig).strip().splitlines()[0] if exc.orig else type(exc).__name__
+            where = make_url(self.url).render_as_string(hide_password=True)
+            raise ConfigurationError(f"store {where} cannot be used: {reason}") from None
+
+    def migrate(self) -> None:
+        """Upgrade the schema to the newest revision (serialised across processes)."""
+        from hub.core.store.migrate import upgrade
+
+        upgrade(self.engine)
+
+    def ping(self) -> None:
+        with self.read_engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
