@@ -10,6 +10,7 @@ import re
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
@@ -319,6 +320,11 @@ class Registry:
         """Whether a plugin's checks apply to a record routed to ``adapter_types``: a plugin
         that brings adapters checks only the records routed to them (installing it changes
         nothing for the others); a plugin without adapters checks every record."""
-        owners = {t.plugin for t in self.adapter_types.values()}
+        owners = self._adapter_owners
         routed = {self.adapter_types[t].plugin for t in adapter_types if t in self.adapter_types}
         return lambda plugin: plugin not in owners or plugin in routed
+
+    @cached_property
+    def _adapter_owners(self) -> frozenset[str]:
+        """Plugins that bring adapter types (computed once: intake asks for every record)."""
+        return frozenset(t.plugin for t in self.adapter_types.values())
