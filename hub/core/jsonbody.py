@@ -56,6 +56,11 @@ def parse_json_object(body: bytes) -> dict[str, Any]:
 
 def non_finite(value: Any, path: str) -> FieldProblem | None:
     """The first float in ``value`` (dicts and lists, walked) that is NaN or infinite."""
+    try:  # the common case, at C speed: nothing to find
+        json.dumps(value, allow_nan=False, default=str)
+        return None
+    except ValueError:
+        pass  # walk to name the field
     stack = [(value, path)]
     while stack:
         item, where = stack.pop()
