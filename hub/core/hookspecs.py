@@ -79,7 +79,7 @@ def register_enrichers(register: RegisterEnricher) -> None:
 
     Call ``register(name, enricher, phase="check", routed_only=False)``. Enrichers run phase by
     phase — ``catalogue`` (fill names, authorities), ``identity`` (check the applicant's
-    identity), ``check`` (protocol checks) — in registration order within a phase. With
+    identity), ``check`` (protocol checks) — in pluggy's call order within a phase. With
     ``routed_only=True`` an enricher runs only for records routed to one of this plugin's adapter
     types (a protocol's dry run belongs to the records that use the protocol); likewise a plugin's
     payload schemas bind only records routed to its adapters, if it registers any.

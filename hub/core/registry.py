@@ -100,7 +100,7 @@ class Enricher:
     routed_only: bool = False  # only for records routed to an adapter type of this plugin
 
 
-# Enrichers run phase by phase, in registration order within a phase: the catalogue fills in
+# Enrichers run phase by phase, in pluggy's call order within a phase: the catalogue fills in
 # names and authorities, identity checks see the applicant, protocol checks see everything.
 PHASES = ("catalogue", "identity", "check")
 

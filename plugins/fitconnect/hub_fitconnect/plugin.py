@@ -50,8 +50,11 @@ def register_services(register: Any, hub: Any) -> None:
     register("fitconnect_simulator", simulator, dev_only=True)
 
 
-def _outcomes(h: Any, state: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
-    """Recorded subscriber outcomes, newest first; works without a running subscriber."""
+def _outcomes(
+    h: Any, state: str | None = None, limit: int = 100, destinations: set[str] | None = None
+) -> list[dict[str, Any]]:
+    """Recorded subscriber outcomes, newest first (of ``destinations`` only, when given);
+    works without a running subscriber."""
     from sqlalchemy import inspect, select
 
     from hub_fitconnect import tables
@@ -62,6 +65,8 @@ def _outcomes(h: Any, state: str | None = None, limit: int = 100) -> list[dict[s
     query = select(t).order_by(t.c.at.desc()).limit(limit)
     if state:
         query = query.where(t.c.state == state)
+    if destinations is not None:
+        query = query.where(t.c.destination_id.in_(destinations))
     with h.store.read_engine.connect() as conn:
         rows = conn.execute(query).all()
     return [
@@ -86,10 +91,21 @@ def check_health(hub: Any) -> list[tuple[str, bool, str]] | None:
     service's event did not verify (unverified) or something unexpected failed."""
     if "fitconnect_subscriber" not in hub.config.channels:
         return None
+    from sqlalchemy import func, inspect, select
+
+    from hub_fitconnect import tables
+
     waiting: dict[str, int] = {}
-    for row in _outcomes(hub, limit=10_000):
-        if row["state"] in ("held", "unverified", "failed"):
-            waiting[row["state"]] = waiting.get(row["state"], 0) + 1
+    if inspect(hub.store.read_engine).has_table("fitconnect_received"):
+        t = tables.received
+        with hub.store.read_engine.connect() as conn:
+            waiting = dict(
+                conn.execute(
+                    select(t.c.state, func.count())
+                    .where(t.c.state.in_(("held", "unverified", "failed")))
+                    .group_by(t.c.state)
+                ).all()
+            )
     if not waiting:
         return [("subscriber", True, "no submission held back")]
     text = ", ".join(f"{n} {state}" for state, n in sorted(waiting.items()))
@@ -181,8 +197,7 @@ def register_routes(register: Any, hub: Any) -> None:
         mine = {
             d.get("destination_id") for d in configured if may_act_for(client, d.get("ars", ""))
         }
-        rows = [r for r in _outcomes(hub, state, 10_000) if r["destination_id"] in mine]
-        return {"items": rows[:limit]}
+        return {"items": _outcomes(hub, state, limit, destinations=mine)}
 
     register(api)
 
