@@ -82,6 +82,7 @@ _LAZY = {
     "migration_env": ("hub.core.store.migrate", "run_env"),
     "ClientConfig": ("hub.core.config", "ClientConfig"),
     "resolve_secret": ("hub.core.config", "resolve_secret"),
+    "Secret": ("hub.core.secrets", "Secret"),
     "require_client": ("hub.core.auth", "require_client"),
     "may_act_for": ("hub.core.auth", "may_act_for"),
     "parse_settings": ("hub.adapters._settings", "parse_settings"),

@@ -21,12 +21,12 @@ import httpx
 from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field
 
 from hub.adapters._settings import parse_settings
-from hub.core.config import resolve_secret
 from hub.core.context import CheckContext, DeliveryContext
 from hub.core.errors import ConfigurationError, PermanentError, TransientError
 from hub.core.hookspecs import hookimpl
 from hub.core.http import raise_for_status, transport_errors
 from hub.core.record import Record
+from hub.core.secrets import Secret
 
 SIGNATURE_HEADER = "Hub-Signature"
 
@@ -34,7 +34,7 @@ SIGNATURE_HEADER = "Hub-Signature"
 class WebhookSettings(BaseModel):
     model_config = ConfigDict(extra="forbid")
     url: AnyHttpUrl
-    secret: str | dict[str, str] = Field(description="env:NAME or file:PATH")
+    secret: Secret = Field(description="The signing key, by reference: env:NAME or file:PATH")
     timeout: float = Field(default=10.0, gt=0)
 
 
@@ -87,7 +87,7 @@ class WebhookAdapter:
 
 def make_webhook_adapter(settings: dict[str, Any], hub: object) -> WebhookAdapter:
     parsed = parse_settings(WebhookSettings, settings)
-    secret = resolve_secret(parsed.secret, "secret")
+    secret = parsed.secret.reveal()
     if len(secret) < 16:
         raise ConfigurationError("secret: use at least 16 characters")
     return WebhookAdapter(parsed, secret.encode())

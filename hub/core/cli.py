@@ -254,6 +254,24 @@ def plugins(state: CliState, as_json: bool) -> None:
         click.echo(f"disabled: {', '.join(sorted(state.plugins.disabled))}")
 
 
+def _check_secrets(hub: Any, report: Callable[[str, bool, str], None]) -> None:
+    """Read every secret a settings model references, so a missing variable or file shows up
+    here rather than at the first delivery that needs it (the values are never printed)."""
+    from hub.core.secrets import secrets_in
+
+    found = missing = 0
+    for table, model in hub.registry.validated.items():
+        for path, secret in secrets_in(model, f"{table}."):
+            found += 1
+            try:
+                secret.reveal(path)
+            except ConfigurationError as exc:
+                missing += 1
+                report(f"secret {path}", False, str(exc))
+    if not missing:
+        report("secrets", True, f"{found} reference(s) resolve")
+
+
 @cli.command()
 @click.pass_obj
 def doctor(state: CliState) -> None:
@@ -274,6 +292,7 @@ def doctor(state: CliState) -> None:
         report("store", True, hub.store.dialect)
     except Exception as exc:
         report("store", False, f"{type(exc).__name__}: {exc}")
+    _check_secrets(hub, report)
     try:
         adapters = hub.adapters
     except ConfigurationError as exc:

@@ -268,6 +268,8 @@ class Registry:
     payload_schemas: PayloadSchemas = field(default_factory=PayloadSchemas)
     tables: list[TableSet] = field(default_factory=list)
     settings: dict[str, SettingsModel] = field(default_factory=dict)
+    # The validated settings by config table ("adapters.x", "plugins.y", "channels.z").
+    validated: dict[str, Any] = field(default_factory=dict)
 
     def check_settings(self, config: Any) -> None:
         """Validate every configured table that has a registered model, all at once, so a
@@ -289,7 +291,7 @@ class Registry:
                 k: v for k, v in values.items() if not (key.startswith("adapters") and k == "type")
             }
             try:
-                found.model.model_validate(data)
+                self.validated[where] = found.model.model_validate(data)
             except ValidationError as exc:
                 problems += [
                     f"  [{where}] {'.'.join(str(p) for p in e['loc']) or '(table)'}: {e['msg']}"

@@ -124,14 +124,14 @@ from hub_{name} import tables
 class {cls}Settings(BaseModel):
     model_config = ConfigDict(extra="forbid")
     url: str = Field(description="The backend's endpoint for new cases")
-    token: str = Field(description="Bearer token by reference: env:NAME or file:PATH")
+    token: hub.Secret = Field(description="The backend's bearer token")
     timeout: float = Field(default=30.0, gt=0)
 
 
 class {cls}Adapter:
     def __init__(self, settings: {cls}Settings, h: Any):
         self.settings = settings
-        self.token = hub.resolve_secret(settings.token, "adapters.{name}.token")
+        self.token = settings.token.reveal("adapters.{name}.token")
         self.hub = h
 
     def deliver(self, record: hub.Record, ctx: hub.DeliveryContext) -> dict[str, Any]:

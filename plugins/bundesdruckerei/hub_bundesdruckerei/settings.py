@@ -8,7 +8,7 @@ import binascii
 from pydantic import BaseModel, ConfigDict, Field
 
 import hub
-from hub import resolve_secret
+from hub import Secret
 
 PURPOSES = ("photo", "fingerprint", "signature", "document")
 MB = 1024 * 1024
@@ -30,7 +30,7 @@ class PhotoRules(BaseModel):
 
 class KofferSettings(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    master_key: str = Field(
+    master_key: Secret = Field(
         description="The key that wraps every data key: a reference (env:NAME or file:PATH) to "
         "32 random bytes in base64"
     )
@@ -49,7 +49,7 @@ class KofferSettings(BaseModel):
         description="Upload size limit per purpose",
     )
     photo: PhotoRules = Field(default_factory=PhotoRules)
-    callback_tokens: list[str] = Field(
+    callback_tokens: list[Secret] = Field(
         default_factory=list,
         description="References to the bearer tokens the back office presents on status "
         "callbacks (several during a rotation)",
@@ -63,7 +63,7 @@ class KofferSettings(BaseModel):
     )
 
     def master(self) -> bytes:
-        raw = resolve_secret(self.master_key, "plugins.bundesdruckerei.master_key")
+        raw = self.master_key.reveal("plugins.bundesdruckerei.master_key")
         try:
             key = base64.b64decode(raw, validate=True)
         except (binascii.Error, ValueError):
@@ -79,7 +79,7 @@ class KofferSettings(BaseModel):
 
     def callback_secrets(self) -> list[str]:
         return [
-            resolve_secret(ref, f"plugins.bundesdruckerei.callback_tokens[{i}]")
+            ref.reveal(f"plugins.bundesdruckerei.callback_tokens[{i}]")
             for i, ref in enumerate(self.callback_tokens)
         ]
 

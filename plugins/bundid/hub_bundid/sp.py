@@ -21,7 +21,7 @@ from itsdangerous import BadSignature, SignatureExpired, TimestampSigner, URLSaf
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 import hub
-from hub import problem, resolve_secret
+from hub import Secret, problem
 from hub_bundid import keys, messages
 from hub_bundid.constants import OID_OF, RANK_OF_LEVEL, STORK
 from hub_bundid.errors import MESSAGES, MESSAGES_DE, SamlError
@@ -77,8 +77,8 @@ class BundIdSettings(BaseModel):
     encryption_key: str | None = None
     encryption_cert: str | None = None
     keys_dir: str | None = Field(default=None, description="Development: generate keys here")
-    session_secret: str | dict[str, str] | None = Field(
-        default=None, description="env:NAME or file:PATH"
+    session_secret: Secret | None = Field(
+        default=None, description="Signs the session cookies; at least 32 characters"
     )
     requested_attributes: list[AttributeRequest] = Field(
         default_factory=lambda: [
@@ -207,7 +207,7 @@ def build_state(h: Any, settings: BundIdSettings) -> SpState:
                 secret_file.chmod(0o600)
             secret = secret_file.read_text().strip()
         else:
-            secret = resolve_secret(settings.session_secret, "plugins.bundid.session_secret")
+            secret = settings.session_secret.reveal("plugins.bundid.session_secret")
     else:
         missing = [
             k
@@ -226,7 +226,7 @@ def build_state(h: Any, settings: BundIdSettings) -> SpState:
             )
         signing = keys.load(settings.signing_key, settings.signing_cert, "signing key")
         encryption = keys.load(settings.encryption_key, settings.encryption_cert, "encryption key")
-        secret = resolve_secret(settings.session_secret, "plugins.bundid.session_secret")
+        secret = settings.session_secret.reveal("plugins.bundid.session_secret")
     if len(secret) < 32:
         raise hub.ConfigurationError("[plugins.bundid] session_secret: use at least 32 characters")
     for attr in settings.requested_attributes:

@@ -26,7 +26,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import insert, select, update
 
 import hub
-from hub import resolve_secret, utcnow
+from hub import Secret, utcnow
 from hub_fitconnect import crypto, schemas, tables
 from hub_fitconnect.api import ApiProblem, SubmissionApi
 
@@ -39,7 +39,7 @@ class SenderSettings(BaseModel):
     submission_api: str
     token_url: str
     client_id: str
-    client_secret: str = Field(description="Reference: env:NAME or file:PATH")
+    client_secret: Secret
     destination_id: str | None = Field(default=None, description="Else found by the Routing API")
     routing_api: str | None = None
     portal_jwks: str | None = Field(default=None, description="Keys of destinationSignature")
@@ -59,7 +59,7 @@ class FitConnectAdapter:
             settings.submission_api,
             settings.token_url,
             settings.client_id,
-            resolve_secret(settings.client_secret, "adapters.fitconnect.client_secret"),
+            settings.client_secret.reveal(),
             timeout=settings.timeout,
         )
 
@@ -292,7 +292,7 @@ class EventFollower:
             self.settings.submission_api,
             self.settings.token_url,
             self.settings.client_id,
-            resolve_secret(self.settings.client_secret, "channels.fitconnect_events.client_secret"),
+            self.settings.client_secret.reveal("channels.fitconnect_events.client_secret"),
         )
 
     def run(self, stop: threading.Event) -> None:

@@ -33,7 +33,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sqlalchemy import insert, select, update
 
 import hub
-from hub import XmlRejected, parse_xml, resolve_secret, utcnow
+from hub import Secret, XmlRejected, parse_xml, utcnow
 from hub_fitconnect import crypto, identity, schemas, tables
 from hub_fitconnect.api import ApiProblem, SubmissionApi
 
@@ -47,10 +47,10 @@ class DestinationSettings(BaseModel):
     submission_api: str
     token_url: str
     client_id: str
-    client_secret: str = Field(description="Reference: env:NAME or file:PATH")
-    decryption_key: str = Field(description="Reference to our private RSA JWK (RSA-OAEP-256)")
-    signing_key: str = Field(description="Reference to our private RSA JWK (PS512)")
-    callback_secret: str | None = Field(default=None, description="Reference; 32–512 chars")
+    client_secret: Secret
+    decryption_key: Secret = Field(description="Our private RSA JWK (RSA-OAEP-256), by reference")
+    signing_key: Secret = Field(description="Our private RSA JWK (PS512), by reference")
+    callback_secret: Secret | None = Field(default=None, description="32–512 chars, by reference")
     ars: str = Field(pattern=r"^[0-9]{12}$", description="The municipality it serves")
     data_schemas: dict[str, str] = Field(
         default_factory=dict,
@@ -125,13 +125,13 @@ class Destination:
         self.id = settings.destination_id
         where = f"channels.fitconnect_subscriber[{settings.destination_id}]"
         self.decryption_key = crypto.load_key(
-            json.loads(resolve_secret(settings.decryption_key, f"{where}.decryption_key"))
+            json.loads(settings.decryption_key.reveal(f"{where}.decryption_key"))
         )
         self.signing_key = crypto.load_key(
-            json.loads(resolve_secret(settings.signing_key, f"{where}.signing_key"))
+            json.loads(settings.signing_key.reveal(f"{where}.signing_key"))
         )
         self.callback_secret = (
-            resolve_secret(settings.callback_secret, f"{where}.callback_secret")
+            settings.callback_secret.reveal(f"{where}.callback_secret")
             if settings.callback_secret
             else None
         )
@@ -139,7 +139,7 @@ class Destination:
             settings.submission_api,
             settings.token_url,
             settings.client_id,
-            resolve_secret(settings.client_secret, f"{where}.client_secret"),
+            settings.client_secret.reveal(f"{where}.client_secret"),
             timeout=settings.timeout,
         )
         self.validators: dict[str, Any] = {

@@ -8,7 +8,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from hub import BackgroundServer, parse_settings, resolve_secret
+from hub import BackgroundServer, Secret, parse_settings
 from hub_bundesdruckerei.sim.receiver import Receiver
 
 
@@ -18,14 +18,14 @@ class ReceiverSettings(BaseModel):
     port: int = Field(default=8091, ge=1, le=65535)
     directory: str = "var/receiver"
     hub_url: str = "http://127.0.0.1:8080"
-    callback_token: str = Field(description="Reference (env:/file:) to the callback token")
+    callback_token: Secret = Field(description="The token it presents on status callbacks")
     progress_delay: float | None = Field(default=None, ge=0)
 
 
 class EmbeddedReceiver:
     def __init__(self, raw: dict[str, Any]):
         s = parse_settings(ReceiverSettings, raw)
-        token = resolve_secret(s.callback_token, "plugins.bundesdruckerei.receiver.callback_token")
+        token = s.callback_token.reveal("plugins.bundesdruckerei.receiver.callback_token")
         self.receiver = Receiver(
             Path(s.directory),
             f"{s.hub_url.rstrip('/')}/v1/koffer/jwks.json",
