@@ -95,6 +95,7 @@ _LAZY = {
     "retry_after": ("hub.core.http", "retry_after"),
     "raise_for_status": ("hub.core.http", "raise_for_status"),
     "transport_errors": ("hub.core.http", "transport_errors"),
+    "TlsSettings": ("hub.core.http", "TlsSettings"),
     "pass_hub": ("hub.core.cli", "pass_hub"),
     "BackgroundServer": ("hub.core.background", "BackgroundServer"),
 }

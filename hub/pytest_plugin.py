@@ -85,7 +85,7 @@ def delivery_context() -> Callable[..., DeliveryContext]:
             adapter=adapter,
             attempt=attempt,
             settings=dict(h.config.adapters.get(adapter, {})),
-            http=h.http,
+            http=h.http_for(adapter),
             log=structlog.get_logger("hub.test").bind(record_id=record_id, adapter=adapter),
         )
 

@@ -126,9 +126,9 @@ class LiveHub:
         plugins: PluginManager | None = None,
         workers: int | None = None,
         port: int | None = None,
+        http_transport: httpx.BaseTransport | None = None,
     ):
-
-        self.hub = Hub(config, plugins)
+        self.hub = Hub(config, plugins, http_transport=http_transport)
         self.hub.start()
         _ = self.hub.adapters
         self.dispatcher = Dispatcher(self.hub, workers)
@@ -185,6 +185,8 @@ class WebhookReceiver:
 
     port: int = field(default_factory=free_port)
     delay: float = 0.0
+    # With a PKI the receiver speaks HTTPS and demands a client certificate from its CA.
+    tls: TestPki | None = None
     received: list[Received] = field(default_factory=list)
     _script: list[tuple[int, dict[str, str]]] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -193,7 +195,7 @@ class WebhookReceiver:
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}/hook"
+        return f"{'https' if self.tls else 'http'}://127.0.0.1:{self.port}/hook"
 
     def fail_next(
         self, count: int, status: int = 503, headers: dict[str, str] | None = None
@@ -238,6 +240,13 @@ class WebhookReceiver:
         http.server.ThreadingHTTPServer.allow_reuse_address = True
         self._server = http.server.ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
         self._server.daemon_threads = True
+        if self.tls is not None:
+            import ssl
+
+            context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH, cafile=self.tls.ca)
+            context.load_cert_chain(self.tls.server_cert, self.tls.server_key)
+            context.verify_mode = ssl.CERT_REQUIRED
+            self._server.socket = context.wrap_socket(self._server.socket, server_side=True)
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
         self._thread.start()
         return self

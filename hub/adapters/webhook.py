@@ -18,20 +18,22 @@ import time
 from typing import Any
 
 import httpx
-from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field
+from pydantic import AnyHttpUrl, ConfigDict, Field
 
 from hub.adapters._settings import parse_settings
 from hub.core.context import CheckContext, DeliveryContext
 from hub.core.errors import ConfigurationError, PermanentError, TransientError
 from hub.core.hookspecs import hookimpl
-from hub.core.http import raise_for_status, transport_errors
+from hub.core.http import TlsSettings, raise_for_status, transport_errors
 from hub.core.record import Record
 from hub.core.secrets import Secret
 
 SIGNATURE_HEADER = "Hub-Signature"
 
 
-class WebhookSettings(BaseModel):
+class WebhookSettings(TlsSettings):
+    """The receiver's URL and signing key; TLS settings (mutual TLS) from :class:`TlsSettings`."""
+
     model_config = ConfigDict(extra="forbid")
     url: AnyHttpUrl
     secret: Secret = Field(description="The signing key, by reference: env:NAME or file:PATH")

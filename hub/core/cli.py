@@ -307,7 +307,7 @@ def doctor(state: CliState) -> None:
             hub=hub,
             adapter=name,
             settings=hub.config.adapters[name],
-            http=hub.http,
+            http=hub.http_for(name),
             log=structlog.get_logger("hub.doctor"),
         )
         try:

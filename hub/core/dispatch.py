@@ -192,7 +192,7 @@ class Dispatcher:
             adapter=lease.adapter,
             attempt=lease.attempt,
             settings=self.hub.config.adapters.get(lease.adapter, {}),
-            http=self.hub.http,
+            http=self.hub.http_for(lease.adapter),
             log=record_log,
         )
         started = time.perf_counter()

@@ -13,6 +13,7 @@ import structlog
 from hub.core.attachments import AttachmentStore
 from hub.core.config import HubConfig
 from hub.core.errors import ConfigurationError
+from hub.core.http import TlsSettings, build_client
 from hub.core.intake import Intake
 from hub.core.metrics import Metrics
 from hub.core.plugins import PluginManager
@@ -29,8 +30,19 @@ log = structlog.get_logger("hub")
 class Hub:
     """A configured hub. Cheap to build; :meth:`start` migrates and runs start-up hooks."""
 
-    def __init__(self, config: HubConfig, plugins: PluginManager | None = None):
+    def __init__(
+        self,
+        config: HubConfig,
+        plugins: PluginManager | None = None,
+        *,
+        http_transport: httpx.BaseTransport | None = None,
+    ):
         self.config = config
+        # Every HTTP client the hub hands out uses this transport when set (tests, embedding).
+        self.http_transport = http_transport
+        self._http_clients: list[httpx.Client] = []
+        self._adapter_http: dict[str, httpx.Client] = {}
+        self._http_lock = threading.Lock()
         self.plugins = plugins if plugins is not None else PluginManager()
         self.store = Store(config.store.resolved_url())
         self.attachments = AttachmentStore(config.attachments.directory, self.store)
@@ -57,8 +69,46 @@ class Hub:
 
     @cached_property
     def http(self) -> httpx.Client:
-        """The shared HTTP client adapters use (connection pooling, one timeout policy)."""
-        return httpx.Client(timeout=self.config.delivery.timeout, follow_redirects=False)
+        """The shared HTTP client (connection pooling, one timeout policy, no redirects)."""
+        return build_client(
+            None, timeout=self.config.delivery.timeout, transport=self.http_transport
+        )
+
+    def http_client(
+        self,
+        tls: TlsSettings | None = None,
+        *,
+        timeout: float | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> httpx.Client:
+        """A client of its own for one backend (its TLS settings, timeout, default headers),
+        with the hub's policy and transport; the hub closes it when it closes."""
+        client = build_client(
+            tls,
+            timeout=timeout or self.config.delivery.timeout,
+            headers=headers,
+            transport=self.http_transport,
+        )
+        with self._http_lock:
+            self._http_clients.append(client)
+        return client
+
+    def http_for(self, adapter: str) -> httpx.Client:
+        """``ctx.http`` of an adapter instance: a client with the instance's TLS settings when
+        its settings model is a :class:`hub.TlsSettings` that sets any, else the shared one."""
+        with self._http_lock:
+            found = self._adapter_http.get(adapter)
+        if found is not None:
+            return found
+        settings = self.registry.validated.get(f"adapters.{adapter}")
+        if not (isinstance(settings, TlsSettings) and settings.tls_configured):
+            return self.http
+        try:
+            client = self.http_client(settings, timeout=getattr(settings, "timeout", None))
+        except ConfigurationError as exc:
+            raise ConfigurationError(f"[adapters.{adapter}] {exc}") from None
+        with self._http_lock:
+            return self._adapter_http.setdefault(adapter, client)
 
     @cached_property
     def adapters(self) -> dict[str, Adapter]:
@@ -72,6 +122,7 @@ class Hub:
                 raise ConfigurationError(f"[adapters.{instance}]: {exc}") from exc
             if not callable(getattr(adapter, "deliver", None)):
                 raise ConfigurationError(f"[adapters.{instance}]: {kind.name} has no deliver()")
+            self.http_for(instance)  # unreadable TLS files refuse the start, not a delivery
             built[instance] = adapter
         return built
 
@@ -155,6 +206,11 @@ class Hub:
                 self._started = False
             if "http" in self.__dict__:
                 self.http.close()
+            with self._http_lock:
+                for client in self._http_clients:
+                    client.close()
+                self._http_clients.clear()
+                self._adapter_http.clear()
             self.store.dispose()
 
     # --- notifications -------------------------------------------------------------------------

@@ -8,7 +8,6 @@ mutual-TLS-ready (client certificate and key, CA bundle).
 
 from __future__ import annotations
 
-import ssl
 import threading
 from datetime import timedelta
 from pathlib import Path
@@ -34,40 +33,22 @@ STATUS_WORDS = {
 }
 
 
-class PassportOfficeSettings(BaseModel):
+class PassportOfficeSettings(hub.TlsSettings):
+    """The receiving endpoint; ``client_cert``/``client_key``/``ca_bundle`` (mutual TLS) come
+    from :class:`hub.TlsSettings`, and the core builds ``ctx.http`` with them."""
+
     model_config = ConfigDict(extra="forbid")
     url: str = Field(description="Base URL of the passport software's receiving endpoint")
     timeout: float = Field(default=60.0, gt=0)
     keys_dir: str = Field(default="var/bundesdruckerei", description="Manifest signing key")
-    client_cert: str | None = Field(default=None, description="PEM: our TLS client certificate")
-    client_key: str | None = Field(default=None, description="PEM: its private key")
-    ca_bundle: str | None = Field(default=None, description="PEM: CAs for the receiver's cert")
-
-
-def _tls_context(settings: PassportOfficeSettings) -> ssl.SSLContext:
-    """Server verification against ``ca_bundle`` (else the system's CAs) and, when configured,
-    our client certificate (httpx takes both through one SSL context)."""
-    for name in ("client_cert", "client_key", "ca_bundle"):
-        path = getattr(settings, name)
-        if path and not Path(path).is_file():
-            raise hub.ConfigurationError(f"adapters.passport_office.{name}: no such file {path}")
-    context = ssl.create_default_context(cafile=settings.ca_bundle)
-    if settings.client_cert:
-        context.load_cert_chain(settings.client_cert, settings.client_key)
-    return context
 
 
 class PassportOfficeAdapter:
     def __init__(self, settings: PassportOfficeSettings, h: Any, state: Any):
-        if bool(settings.client_cert) != bool(settings.client_key):
-            raise hub.ConfigurationError("client_cert and client_key go together")
         self.settings = settings
         self.hub = h
         self.state = state
         self.key = package.signing_key(Path(settings.keys_dir))
-        self.http = httpx.Client(
-            timeout=settings.timeout, verify=_tls_context(settings), follow_redirects=False
-        )
 
     def deliver(self, record: hub.Record, ctx: hub.DeliveryContext) -> dict[str, Any]:
         if not is_identity_document(record) or record.channel.value != "koffer":
@@ -96,10 +77,11 @@ class PassportOfficeAdapter:
             ],
         )
         try:
-            response = self.http.post(
+            response = ctx.http.post(
                 f"{self.settings.url.rstrip('/')}/v1/applications",
                 content=body,
                 headers={"Content-Type": content_type, "Idempotency-Key": str(record.id)},
+                timeout=self.settings.timeout,
             )
         except httpx.TimeoutException as exc:
             raise hub.TransientError(f"timeout after {self.settings.timeout}s") from exc
@@ -122,8 +104,10 @@ class PassportOfficeAdapter:
 
     def check(self, ctx: hub.CheckContext) -> str:
         try:
-            response = self.http.request(
-                "OPTIONS", f"{self.settings.url.rstrip('/')}/v1/applications"
+            response = ctx.http.request(
+                "OPTIONS",
+                f"{self.settings.url.rstrip('/')}/v1/applications",
+                timeout=self.settings.timeout,
             )
         except httpx.HTTPError as exc:
             raise hub.TransientError(f"{self.settings.url}: {type(exc).__name__}") from exc

@@ -1,5 +1,6 @@
 """The Submission API v2 as the hub uses it: OAuth2 client credentials (authlib's requests
-client; the token cached until shortly before it expires) and typed calls over httpx. Errors
+client — its httpx integration is deprecated in authlib 1.9; the token cached until shortly
+before it expires) and typed calls over the HTTP client the hub hands out. Errors
 map onto the hub's error tree: 5xx, 429, timeouts and connection failures are transient; 4xx
 permanent."""
 
@@ -34,7 +35,10 @@ class SubmissionApi:
         client_secret: str,
         *,
         timeout: float = 30.0,
+        http: httpx.Client | None = None,
     ):
+        """``http``: the client from ``hub.http_client()`` (the hub's policy and transport);
+        without one (tools, tests) the API builds its own."""
         self.base_url = base_url.rstrip("/")
         self.token_url = token_url
         self._oauth = OAuth2Session(
@@ -42,7 +46,8 @@ class SubmissionApi:
         )
         self._oauth.headers["User-Agent"] = USER_AGENT
         self._timeout = timeout
-        self.http = httpx.Client(timeout=timeout, headers={"User-Agent": USER_AGENT})
+        self.http = http or httpx.Client(timeout=timeout, follow_redirects=False)
+        self.http.headers["User-Agent"] = USER_AGENT
         self._token: tuple[str, float] | None = None
         self._lock = threading.Lock()
 

@@ -61,6 +61,7 @@ class FitConnectAdapter:
             settings.client_id,
             settings.client_secret.reveal(),
             timeout=settings.timeout,
+            http=h.http_client(timeout=settings.timeout),
         )
 
     # --- finding and checking the destination -----------------------------------------------
@@ -293,6 +294,7 @@ class EventFollower:
             self.settings.token_url,
             self.settings.client_id,
             self.settings.client_secret.reveal("channels.fitconnect_events.client_secret"),
+            http=h.http_client(timeout=self.settings.timeout),
         )
 
     def run(self, stop: threading.Event) -> None:

@@ -120,7 +120,7 @@ def _problem(slug: str, title: str, detail: str, instance: str) -> dict[str, str
 class Destination:
     """One configured destination: its keys, its API client, its schemas."""
 
-    def __init__(self, settings: DestinationSettings):
+    def __init__(self, settings: DestinationSettings, http: Any = None):
         self.settings = settings
         self.id = settings.destination_id
         where = f"channels.fitconnect_subscriber[{settings.destination_id}]"
@@ -141,6 +141,7 @@ class Destination:
             settings.client_id,
             settings.client_secret.reveal(f"{where}.client_secret"),
             timeout=settings.timeout,
+            http=http,
         )
         self.validators: dict[str, Any] = {
             uri: (
@@ -449,7 +450,9 @@ class Subscriber:
     def __init__(self, settings: SubscriberSettings, h: Any):
         self.settings = settings
         self.hub = h
-        self.destinations = [Destination(d) for d in settings.destinations]
+        self.destinations = [
+            Destination(d, h.http_client(timeout=d.timeout)) for d in settings.destinations
+        ]
         self.wake = threading.Event()
         h.extensions["fitconnect.subscriber"] = self
         # A held submission waited for a configuration fix; a start may bring it: try now.

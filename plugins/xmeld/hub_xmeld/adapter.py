@@ -34,8 +34,10 @@ class Address(BaseModel):
     hausnummer: str | None = None
 
 
-class XtaSettings(BaseModel):
-    """How to reach the XTA gateway (shared by the adapter and the inbox channel)."""
+class XtaSettings(hub.TlsSettings):
+    """How to reach the XTA gateway (shared by the adapter and the inbox channel); mutual TLS
+    from :class:`hub.TlsSettings`. zeep's synchronous transport is requests-based, so the
+    files go to its session rather than to ``ctx.http``."""
 
     model_config = ConfigDict(extra="forbid")
     management_url: str
@@ -44,13 +46,6 @@ class XtaSettings(BaseModel):
     account: str = Field(description="Our XTA account identifier, e.g. psw:05111999")
     schema_dir: str | None = None
     timeout: float = Field(default=30.0, gt=0)
-    client_cert: str | None = Field(
-        default=None, description="PEM file with our TLS client certificate (mutual TLS)"
-    )
-    client_key: str | None = Field(default=None, description="PEM file with its private key")
-    ca_bundle: str | None = Field(
-        default=None, description="PEM file with the CAs that may sign the gateway's certificate"
-    )
 
     def client(self) -> tuple[xta.XtaClient, schemas.XMeldSchema]:
         directory = schemas.default_dir(self.schema_dir)
@@ -58,12 +53,8 @@ class XtaSettings(BaseModel):
             schema = schemas.load(directory)
         except schemas.SchemaUnavailable as exc:
             raise hub.ConfigurationError(str(exc)) from None
-        if bool(self.client_cert) != bool(self.client_key):
-            raise hub.ConfigurationError("client_cert and client_key go together")
-        for name in ("client_cert", "client_key", "ca_bundle"):
-            path = getattr(self, name)
-            if path and not Path(path).is_file():
-                raise hub.ConfigurationError(f"{name}: no such file {path}")
+        if self.tls_configured:
+            self.ssl_context()  # missing or unusable PEM files refuse the start, naming the field
         cert = (self.client_cert, self.client_key) if self.client_cert else None
         return xta.XtaClient(
             directory,
