@@ -34,7 +34,6 @@ from hub.core.record import Record, RecordStatus, Submission
 
 # What plugin tests use besides the helpers below (the modules they come from are private).
 __all__ = [
-    "REPO",
     "CliState",
     "Hub",
     "HubConfig",
@@ -47,7 +46,6 @@ __all__ = [
     "build_cli",
     "config_from_dict",
     "create_app",
-    "dev_hub",
     "free_port",
     "html_form",
     "hub_config",
@@ -441,48 +439,3 @@ def _write_pem(path: Path, item: Any) -> str:
             )
         )
     return str(path)
-
-
-REPO = Path(__file__).resolve().parents[1]
-DEV_CONFIG = "examples/hub.dev.toml"
-
-
-@contextmanager
-def dev_hub(workdir: Path, **env: str) -> Iterator[list[str]]:
-    """``make run``'s configuration as a real ``hub serve`` process with ``workdir`` as its
-    current directory (``examples/`` linked in, ``var/`` made there), every bundled plugin on.
-    Yields the command prefix for further ``hub`` commands against it; on leaving, SIGTERM,
-    and the process must exit 0."""
-    import os
-    import signal
-    import subprocess
-    import sys
-
-    environ = {k: v for k, v in os.environ.items() if k != "HUB_DISABLE_PLUGINS"}
-    environ.setdefault("HUB_SHARED_DIR", str(REPO.parent / "shared"))
-    environ.update(env)
-    (workdir / "examples").symlink_to(REPO / "examples")  # config paths are relative
-    command = [sys.executable, "-m", "hub", "--config", DEV_CONFIG]
-    proc = subprocess.Popen(
-        [*command, "serve"],
-        cwd=workdir,
-        env=environ,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-
-    def ready() -> bool:
-        try:
-            return httpx.get("http://127.0.0.1:8080/readyz", timeout=1).status_code == 200
-        except httpx.HTTPError:
-            return proc.poll() is not None  # died: stop waiting
-
-    try:
-        if not wait_until(ready, timeout=60) or proc.poll() is not None:
-            raise RuntimeError("the dev hub did not come up")
-        yield command
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        _, err = proc.communicate(timeout=60)
-    if proc.returncode != 0:
-        raise AssertionError(f"hub serve exited {proc.returncode}: {err.decode()[-2000:]}")

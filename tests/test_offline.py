@@ -12,7 +12,7 @@ from pathlib import Path
 
 import httpx
 
-from hub.testing import REPO, dev_hub, wait_until
+from hub.testing import wait_until
 
 HEADERS = {"Authorization": "Bearer dev-token-not-for-production"}
 HOOK = Path(__file__).parent / "offline"
@@ -33,7 +33,7 @@ def _loopback(host: str) -> bool:
         return host == "localhost"
 
 
-def test_the_readme_hub_contacts_nothing_off_loopback(tmp_path: Path) -> None:
+def test_the_readme_hub_contacts_nothing_off_loopback(tmp_path: Path, dev_hub, repo) -> None:
     log = tmp_path / "connections.log"
     with (
         dev_hub(tmp_path, PYTHONPATH=str(HOOK), HUB_TEST_CONNECT_LOG=str(log)),
@@ -46,7 +46,7 @@ def test_the_readme_hub_contacts_nothing_off_loopback(tmp_path: Path) -> None:
             assert c.get(asset).status_code == 200
         ids = []
         for example in ("sample-record.json", "gewerbe-record.json"):
-            body = json.loads((REPO / "examples" / example).read_text("utf-8"))
+            body = json.loads((repo / "examples" / example).read_text("utf-8"))
             ids.append(c.post("/v1/records", json=body).json()["id"])
 
         def history(rid: str) -> list[str]:

@@ -15,15 +15,13 @@ import schemathesis
 from hypothesis import HealthCheck, given, settings
 from schemathesis import checks
 
-from hub.testing import dev_hub
-
 BASE = "http://127.0.0.1:8080"
 TOKEN = "dev-token-not-for-production"
 EXAMPLES = int(os.environ.get("HUB_SCHEMATHESIS_EXAMPLES", "15"))
 
 
 @pytest.fixture(scope="module")
-def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+def served(tmp_path_factory: pytest.TempPathFactory, dev_hub) -> Iterator[None]:
     with dev_hub(tmp_path_factory.mktemp("openapi")):
         yield
 

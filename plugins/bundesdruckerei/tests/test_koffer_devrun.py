@@ -8,10 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from hub.testing import REPO, dev_hub
 
-
-def test_dev_config_runs_a_koffer_session(tmp_path: Path) -> None:
+def test_dev_config_runs_a_koffer_session(tmp_path: Path, dev_hub, repo) -> None:
     with dev_hub(tmp_path) as hub:
         registered = subprocess.run(
             [*hub, "koffer", "register", "--name", "koffer-dev", "--municipality", "051110000000"],
@@ -24,7 +22,7 @@ def test_dev_config_runs_a_koffer_session(tmp_path: Path) -> None:
         session = subprocess.run(
             [
                 sys.executable,
-                str(REPO / "examples" / "koffer_session.py"),
+                str(repo / "examples" / "koffer_session.py"),
                 "--token",
                 registered.stdout.strip(),
                 "--wait",

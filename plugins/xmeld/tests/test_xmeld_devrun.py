@@ -8,17 +8,17 @@ from pathlib import Path
 
 import httpx
 
-from hub.testing import REPO, dev_hub, wait_until
+from hub.testing import wait_until
 
 HEADERS = {"Authorization": "Bearer dev-token-not-for-production"}
 
 
-def test_dev_config_runs_the_whole_anmeldung(tmp_path: Path, xoev_dir: Path) -> None:
+def test_dev_config_runs_the_whole_anmeldung(tmp_path: Path, xoev_dir: Path, dev_hub, repo) -> None:
     with (
         dev_hub(tmp_path, HUB_XOEV_DIR=str(xoev_dir)),
         httpx.Client(base_url="http://127.0.0.1:8080", headers=HEADERS, timeout=10) as c,
     ):
-        body = json.loads((REPO / "examples" / "sample-record.json").read_text("utf-8"))
+        body = json.loads((repo / "examples" / "sample-record.json").read_text("utf-8"))
         rid = c.post("/v1/records", json=body).json()["id"]
 
         def history() -> list[str]:
