@@ -19,6 +19,7 @@ from hub.core.metrics import Metrics
 from hub.core.plugins import PluginManager
 from hub.core.registry import Adapter, Registry
 from hub.core.routing import Router
+from hub.core.state import new_slots
 from hub.core.store import Accepted, IdempotencyConflict, NewRecord, StatusChange, Store
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -60,8 +61,8 @@ class Hub:
         self.metrics = Metrics(self)
         self.intake = Intake(self)
         self.dispatcher: Dispatcher | None = None
-        # Per-plugin state for this hub (keyed by plugin name), so plugins keep no globals.
-        self.extensions: dict[str, Any] = {}
+        # Per-plugin state for this hub (see hub.PluginState), so plugins keep no globals.
+        self.plugin_state = new_slots()
         self.serving = False
         self._services: list[tuple[str, Any]] = []
         self._started = False

@@ -20,8 +20,10 @@ log = structlog.get_logger("hub.koffer")
 
 def state(h: Any) -> Any:
     """The plugin's :class:`KofferStore` for this hub (None when not configured)."""
-    if NAME in h.extensions:
-        return h.extensions[NAME]
+    return STATE(h)
+
+
+def _build_store(h: Any) -> Any:
     raw = h.config.plugins.get(NAME)
     if raw is None:
         return None
@@ -34,9 +36,10 @@ def state(h: Any) -> Any:
         _dev_secret(raw.get("master_key", ""), base64.b64encode(os.urandom(32)).decode())
         for ref in raw.get("callback_tokens", []):
             _dev_secret(ref, base64.urlsafe_b64encode(os.urandom(24)).decode())
-    found = KofferStore(parse_settings(KofferSettings, raw), h.store)
-    h.extensions[NAME] = found
-    return found
+    return KofferStore(parse_settings(KofferSettings, raw), h.store)
+
+
+STATE: hub.PluginState[Any] = hub.PluginState(NAME, _build_store)
 
 
 def _dev_secret(ref: str, value: str) -> None:

@@ -18,6 +18,7 @@ import uvicorn
 from PIL import Image, ImageDraw
 
 from hub.testing import LiveHub, free_port, hub_config, wait_until
+from hub_bundesdruckerei.plugin import state as koffer_state
 from hub_bundesdruckerei.sim.receiver import Receiver
 
 TOKEN = "koffer-test-token-0123"
@@ -169,7 +170,7 @@ def application_for():
     """Register a device on a live hub, upload a complete application, submit; the record id."""
 
     def submit(live: LiveHub, images: dict[str, bytes], case: str = "case-tls-0001") -> str:
-        k = Koffer(live, live.hub.extensions["bundesdruckerei"].register("koffer-07", ARS))
+        k = Koffer(live, koffer_state(live.hub).register("koffer-07", ARS))
         with k.http() as c:
             r = c.post("/v1/koffer/applications", json=k.application(case, images))
         assert r.status_code == 202, r.text
@@ -185,7 +186,7 @@ class Koffer:
         self.live = live
         self.token = token
         self.hub = live.hub
-        self.store = live.hub.extensions["bundesdruckerei"]
+        self.store = koffer_state(live.hub)
 
     def http(self, token: str | None = None) -> httpx.Client:
         return httpx.Client(
@@ -253,7 +254,7 @@ class Koffer:
 @pytest.fixture
 def koffer(tmp_path: Path, master_key: bytes) -> Iterator[Koffer]:
     with LiveHub(make_koffer_config(tmp_path)) as live:
-        token = live.hub.extensions["bundesdruckerei"].register("koffer-07", ARS)
+        token = koffer_state(live.hub).register("koffer-07", ARS)
         yield Koffer(live, token)
 
 
@@ -288,7 +289,7 @@ def delivering(tmp_path: Path, master_key: bytes) -> Iterator[tuple[Koffer, Rece
     receiver = ReceiverServer(tmp_path / "received", f"http://127.0.0.1:{hub_port}")
     with LiveHub(make_koffer_config(tmp_path, receiver.url), port=hub_port) as live:
         receiver.start()
-        token = live.hub.extensions["bundesdruckerei"].register("koffer-07", ARS)
+        token = koffer_state(live.hub).register("koffer-07", ARS)
         try:
             yield Koffer(live, token), receiver
         finally:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from hub.testing import LiveHub, postgres_schema
+from hub_bundesdruckerei.plugin import state as koffer_state
 
 
 def test_upload_and_application_on_postgresql(
@@ -15,6 +16,6 @@ def test_upload_and_application_on_postgresql(
             rid = application_for(live, images, case="case-pg-0001")
             record = live.hub.store.get_record(rid)
             assert record.channel.value == "koffer" and len(record.attachments) == 4
-            store = live.hub.extensions["bundesdruckerei"]
+            store = koffer_state(live.hub)
             assert store.record_of_case("case-pg-0001") == rid
             assert all(store.get(a.id).complete for a in record.attachments)

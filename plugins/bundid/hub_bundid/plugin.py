@@ -27,19 +27,22 @@ NAME = "bundid"
 log = structlog.get_logger("hub.bundid")
 
 
-def state(h: Any) -> SpState | None:
-    """This plugin's state for hub ``h``; None when BundID is not configured."""
+def _build_state(h: Any) -> SpState | None:
     if NAME not in h.config.plugins:
         return None
-    found = h.extensions.get(NAME)
-    if found is None:
-        try:
-            settings = BundIdSettings.model_validate(h.config.plugins[NAME])
-        except ValidationError as exc:
-            raise hub.ConfigurationError(f"[plugins.{NAME}]: {exc}") from None
-        found = build_state(h, settings)
-        h.extensions[NAME] = found
-    return found
+    try:
+        settings = BundIdSettings.model_validate(h.config.plugins[NAME])
+    except ValidationError as exc:
+        raise hub.ConfigurationError(f"[plugins.{NAME}]: {exc}") from None
+    return build_state(h, settings)
+
+
+STATE: hub.PluginState[SpState | None] = hub.PluginState(NAME, _build_state)
+
+
+def state(h: Any) -> SpState | None:
+    """This plugin's state for hub ``h``; None when BundID is not configured."""
+    return STATE(h)
 
 
 @hub.hookimpl

@@ -14,6 +14,7 @@ from hub.testing import html_form as form
 from hub.testing import sample_submission
 from hub_bundid import tables
 from hub_bundid.constants import AKDB, CLASSIC_UI, NS
+from hub_bundid.plugin import state as bundid_state
 
 
 def test_metadata_as_bundid_requires_it(bundid) -> None:
@@ -308,7 +309,7 @@ def test_people_get_pages_and_a_logout_button_clients_get_json(bundid) -> None:
 
 
 def test_idp_metadata_is_reread_for_a_key_rollover(bundid) -> None:
-    st = bundid.live.hub.extensions["bundid"]
+    st = bundid_state(bundid.live.hub)
     first = st.idp()
     st.settings.metadata_refresh_seconds = 0.01
     import time

@@ -147,7 +147,9 @@ def register_routes(register: Any, hub: Any) -> None:
     @api.post("/callback/{destination}", status_code=204)
     async def callback(destination: str, request: Request) -> Response:
         """FIT-Connect's notification of new submissions: verified, then the poll is woken."""
-        subscriber = hub.extensions.get("fitconnect.subscriber")
+        from hub_fitconnect.subscriber import SUBSCRIBER
+
+        subscriber = SUBSCRIBER.get(hub)
         dest = subscriber.destination(destination) if subscriber else None
         body = await request.body()
         if (

@@ -443,7 +443,7 @@ def _attachment(aid: str, described: dict[str, Any], content: bytes) -> hub.Atta
 
 
 class Subscriber:
-    """The ``fitconnect_subscriber`` channel."""
+    """The ``fitconnect_subscriber`` channel (found by the callback route as ``SUBSCRIBER``)."""
 
     RETRIED = ("unverified", "held", "failed")
 
@@ -454,7 +454,7 @@ class Subscriber:
             Destination(d, h.http_client(timeout=d.timeout)) for d in settings.destinations
         ]
         self.wake = threading.Event()
-        h.extensions["fitconnect.subscriber"] = self
+        SUBSCRIBER.set(h, self)
         # A held submission waited for a configuration fix; a start may bring it: try now.
         with h.store.engine.begin() as conn:
             conn.execute(
@@ -717,3 +717,7 @@ __all__ = [
     "Unverified",
     "receive",
 ]
+
+
+# The running subscriber channel of a hub, for the callback route (set when the channel is built).
+SUBSCRIBER: hub.PluginState[Subscriber] = hub.PluginState("fitconnect.subscriber")

@@ -17,6 +17,7 @@ import hub
 from hub import utcnow
 from hub.testing import CliState, Hub, PluginManager, build_cli
 from hub_fitconnect import crypto, tables
+from hub_fitconnect.subscriber import SUBSCRIBER
 
 LEIKA = "99050012104000"
 XML_SCHEMA_URI = "urn:example:gewerbe:xml:1.0"  # the conftest's destination knows its XSD
@@ -43,7 +44,7 @@ def subscriber(simulator, subscriber_config):
 
 
 def outcome(h, submission_id):
-    return h.extensions["fitconnect.subscriber"].outcome(submission_id)
+    return SUBSCRIBER(h).outcome(submission_id)
 
 
 def last_event(simulator, case_id, keys):

@@ -52,38 +52,41 @@ class State:
     intake_resolver: AuthorityResolver
 
 
+def _build_state(h: Any) -> State:
+    try:
+        settings = CatalogSettings.model_validate(h.config.plugins.get(NAME, {}))
+    except ValidationError as exc:
+        raise hub.ConfigurationError(f"[plugins.{NAME}]: {exc}") from None
+    catalogue = Catalogue(h.store)
+
+    def resolver(timeout: float, retries: int) -> AuthorityResolver:
+        pvog = (
+            PvogClient(h.http, settings.pvog_url, timeout=timeout, retries=retries)
+            if settings.pvog_enabled
+            else None
+        )
+        return AuthorityResolver(
+            catalogue,
+            pvog,
+            cache_ttl=settings.cache_ttl_seconds,
+            negative_ttl=settings.negative_ttl_seconds,
+            breaker_seconds=settings.breaker_seconds,
+        )
+
+    return State(
+        settings,
+        catalogue,
+        resolver(settings.timeout, settings.retries),
+        resolver(settings.enrich_timeout, 0),
+    )
+
+
+STATE: hub.PluginState[State] = hub.PluginState(NAME, _build_state)
+
+
 def state(h: Any) -> State:
     """This plugin's state for hub ``h``, built on first use."""
-    found = h.extensions.get(NAME)
-    if found is None:
-        try:
-            settings = CatalogSettings.model_validate(h.config.plugins.get(NAME, {}))
-        except ValidationError as exc:
-            raise hub.ConfigurationError(f"[plugins.{NAME}]: {exc}") from None
-        catalogue = Catalogue(h.store)
-
-        def resolver(timeout: float, retries: int) -> AuthorityResolver:
-            pvog = (
-                PvogClient(h.http, settings.pvog_url, timeout=timeout, retries=retries)
-                if settings.pvog_enabled
-                else None
-            )
-            return AuthorityResolver(
-                catalogue,
-                pvog,
-                cache_ttl=settings.cache_ttl_seconds,
-                negative_ttl=settings.negative_ttl_seconds,
-                breaker_seconds=settings.breaker_seconds,
-            )
-
-        found = State(
-            settings,
-            catalogue,
-            resolver(settings.timeout, settings.retries),
-            resolver(settings.enrich_timeout, 0),
-        )
-        h.extensions[NAME] = found
-    return found
+    return STATE(h)
 
 
 @hub.hookimpl
