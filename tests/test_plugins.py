@@ -327,6 +327,10 @@ def test_status_reports_name_the_delivery_instance(make_config) -> None:
         def register_adapters(self, register):
             register("acme", lambda settings, h: object())
 
+        @hub.hookimpl
+        def register_statuses(self, register):
+            register("acme", {"received": "ACME has the case"})
+
     pm = PluginManager()  # the built-in file adapter too (the test config has one)
     pm.register(Acme(), name="acme")
     h = Hub(
@@ -343,6 +347,11 @@ def test_status_reports_name_the_delivery_instance(make_config) -> None:
         assert h.report_status(rid, "acme:received", "Vorgang 1", adapter_type="acme")
         last = h.store.get_record(rid).history[-1]
         assert (last.status, last.adapter) == ("acme:received", "acme_berlin")
+        # A status nobody registered is a plugin bug: refused before anything is written.
+        for status in ("acme:closed", "other:received", "received"):
+            with pytest.raises(ValueError, match="register"):
+                h.report_status(rid, status, adapter_type="acme")
+        assert h.store.get_record(rid).history[-1] == last
     finally:
         h.close()
 

@@ -364,6 +364,12 @@ def create_app(hub: Hub) -> FastAPI:
         retried = sorted({c.adapter for c in changes if c.adapter})
         return {"id": record_id, "retried": retried}
 
+    @app.get("/v1/statuses")
+    def statuses(client: ClientConfig = read) -> dict[str, Any]:
+        """Every status a record's history can show, with its meaning: the core's and each
+        plugin's namespace (``meldebehoerde:registered``)."""
+        return hub.registry.status_catalogue()
+
     @app.get("/v1/dead-letters")
     def dead_letters(
         client: ClientConfig = admin, limit: Annotated[int, Query(ge=1, le=1000)] = 100

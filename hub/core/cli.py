@@ -213,6 +213,22 @@ def retry(hub: Any, record_id: str) -> None:
     click.echo(f"queued again: {', '.join(sorted({c.adapter for c in changes if c.adapter}))}")
 
 
+@cli.command()
+@click.option("--json", "as_json", is_flag=True)
+@pass_hub
+def statuses(hub: Any, as_json: bool) -> None:
+    """List every status a record's history can show, with its meaning."""
+    found = hub.registry.status_catalogue()
+    if as_json:
+        _echo_json(found)
+        return
+    for name, meaning in found["core"].items():
+        click.echo(f"{name:<36} {meaning}")
+    for ns, part in found["namespaces"].items():
+        for name, meaning in part["statuses"].items():
+            click.echo(f"{ns + ':' + name:<36} {meaning}  [{part['plugin']}]")
+
+
 @cli.command(name="dead-letters")
 @click.option("--limit", default=100, show_default=True, type=click.IntRange(1, 10000))
 @click.option("--json", "as_json", is_flag=True)

@@ -31,6 +31,7 @@ if TYPE_CHECKING:  # pragma: no cover - imports for annotations only
         RegisterRoute,
         RegisterService,
         RegisterSettings,
+        RegisterStatuses,
         RegisterTables,
     )
 
@@ -121,6 +122,21 @@ def register_settings(register: RegisterSettings) -> None:
     channel_type="x")`` ``[channels.x]``. The core validates every such table when the hub is
     built (one error listing each table, field and rule; the start is refused) and shows the
     models in ``hub config schema``. Factories still receive the table as a dict.
+    """
+
+
+@hookspec
+def register_statuses(register: RegisterStatuses) -> None:
+    """Register the statuses the plugin reports into records' histories.
+
+    Call ``register(namespace, {name: meaning})``: ``register("acme", {"received": "ACME has
+    the case", "closed": "ACME closed the case"})``. A report (``ctx.report_status`` or
+    ``hub.report_status``) must then use ``"acme:received"``; an unregistered one raises
+    ``ValueError`` before anything is written. Name a namespace after the backend whose
+    status it is (``meldebehoerde``, ``passport_office``) or after your plugin; one plugin
+    owns each namespace. The core's own statuses (``accepted``, ``delivering``,
+    ``delivered``, ``retry``, ``dead_letter``) have none. ``GET /v1/statuses`` and ``hub
+    statuses`` list them all, for people and for what acts on a status (notifications).
     """
 
 

@@ -247,8 +247,10 @@ class Hub:
         that knows only its adapter type passes ``adapter_type`` and the record's delivery of
         that type is named. With ``key`` (e.g. the id of the answer message) the report is
         applied at most once: an answer fetched again after a crash returns False and changes
-        nothing. Raises ``KeyError`` for an unknown record.
+        nothing. Raises ``KeyError`` for an unknown record and ``ValueError`` for a status no
+        plugin registered (``register_statuses``).
         """
+        self.registry.check_status(status)
         if self.store.record_owner(record_id) is None:
             raise KeyError(record_id)
         if adapter is None and adapter_type is not None:

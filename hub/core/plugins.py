@@ -15,7 +15,8 @@ from __future__ import annotations
 
 import contextvars
 import os
-from collections.abc import Callable, Iterable
+import re
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -32,6 +33,7 @@ from hub.core.registry import (
     Enricher,
     Registry,
     SettingsModel,
+    StatusNamespace,
     TableSet,
     _check_name,
 )
@@ -70,6 +72,7 @@ class PluginInfo:
 
 
 # The plugin whose implementation is running (registrations are attributed to it).
+_STATUS_NAME = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
 _RUNNING: contextvars.ContextVar[str] = contextvars.ContextVar("hub_plugin", default="")
 # Hooks where one plugin's failure must not stop the others: the log event to write.
 _LOGGED = {"record_status_changed": "status_hook_failed", "hub_shutdown": "plugin_shutdown_failed"}
@@ -83,6 +86,7 @@ _REGISTRATION = frozenset(
         "register_tables",
         "register_settings",
         "register_services",
+        "register_statuses",
     }
 )
 
@@ -287,6 +291,21 @@ class PluginManager:
                 raise ConfigurationError(f"settings for {key} are registered twice")
             reg.settings[key] = SettingsModel(key, model, _RUNNING.get())
 
+        def statuses(namespace: str, found: Mapping[str, str]) -> None:
+            if not _STATUS_NAME.match(namespace) or not found:
+                raise ConfigurationError(
+                    f"statuses {namespace!r}: a lower-case namespace and at least one status"
+                )
+            bad = [n for n in found if not _STATUS_NAME.match(n)]
+            if bad:
+                raise ConfigurationError(f"statuses {namespace!r}: bad names {bad}")
+            owner = reg.statuses.get(namespace)
+            if owner is not None:
+                raise ConfigurationError(
+                    f"status namespace {namespace!r} is already registered by {owner.plugin!r}"
+                )
+            reg.statuses[namespace] = StatusNamespace(namespace, dict(found), _RUNNING.get())
+
         hook = self._pm.hook
         hook.register_adapters(register=adapter)
         hook.register_channels(register=channel)
@@ -295,6 +314,7 @@ class PluginManager:
         hook.register_payload_schemas(register=payload_schema)
         hook.register_tables(register=tables)
         hook.register_settings(register=settings)
+        hook.register_statuses(register=statuses)
         reg.enrichers.sort(key=lambda e: PHASES.index(e.phase))  # stable: pluggy's call order
         return reg
 

@@ -251,6 +251,30 @@ class SettingsModel:
     plugin: str = ""
 
 
+# The statuses the core itself writes into a record's history (no namespace).
+CORE_STATUSES = {
+    "accepted": "The hub accepted the record and stored it durably",
+    "delivering": "Delivery started (for the record, or for one adapter instance)",
+    "retry": "A delivery attempt failed and will be repeated",
+    "retry_requested": "A person queued dead-lettered deliveries again",
+    "delivered": "Delivered (to one adapter instance, or to every one)",
+    "dead_letter": "Delivery gave up; a person has to look (hub retry)",
+}
+
+
+class RegisterStatuses(Protocol):
+    def __call__(self, namespace: str, statuses: Mapping[str, str]) -> None: ...
+
+
+@dataclass(frozen=True)
+class StatusNamespace:
+    """Statuses a plugin reports as ``<namespace>:<name>``, each with what it means."""
+
+    namespace: str
+    statuses: Mapping[str, str]
+    plugin: str = ""
+
+
 class RegisterSettings(Protocol):
     def __call__(
         self, model: Any, *, adapter_type: str | None = None, channel_type: str | None = None
@@ -268,6 +292,7 @@ class Registry:
     payload_schemas: PayloadSchemas = field(default_factory=PayloadSchemas)
     tables: list[TableSet] = field(default_factory=list)
     settings: dict[str, SettingsModel] = field(default_factory=dict)
+    statuses: dict[str, StatusNamespace] = field(default_factory=dict)
     # The validated settings by config table ("adapters.x", "plugins.y", "channels.z").
     validated: dict[str, Any] = field(default_factory=dict)
 
@@ -299,6 +324,32 @@ class Registry:
                 ]
         if problems:
             raise ConfigurationError("invalid configuration:\n" + "\n".join(problems))
+
+    def status_catalogue(self) -> dict[str, Any]:
+        """Every status that can appear in a history, with its meaning (API and CLI)."""
+        return {
+            "core": dict(CORE_STATUSES),
+            "namespaces": {
+                ns: {"plugin": found.plugin, "statuses": dict(found.statuses)}
+                for ns, found in sorted(self.statuses.items())
+            },
+        }
+
+    def check_status(self, status: str) -> None:
+        """A reported status must be a registered ``<namespace>:<name>``: what reaches the
+        history is what the docs, the console and notification templates know about."""
+        namespace, sep, name = status.partition(":")
+        found = self.statuses.get(namespace) if sep else None
+        if found is None:
+            known = ", ".join(sorted(self.statuses)) or "none"
+            raise ValueError(
+                f"status {status!r}: namespace {namespace!r} is not registered "
+                f"(register_statuses; registered: {known})"
+            )
+        if name not in found.statuses:
+            raise ValueError(
+                f"status {status!r}: {namespace} registers {', '.join(found.statuses)}"
+            )
 
     def settings_schema(self, base: dict[str, Any]) -> dict[str, Any]:
         """``base`` (the core's config schema) with every registered table's schema in it."""

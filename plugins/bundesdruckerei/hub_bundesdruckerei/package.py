@@ -33,7 +33,14 @@ from joserfc.jwk import ECKey, KeySet
 
 VERSION = 1
 TYP = "hub-koffer-manifest+json"
-STATUSES = ("received", "in_production", "ready_for_pickup", "rejected")
+# The statuses the passport software may report, with what they mean (passport_office:*).
+STATUSES = {
+    "received": "The passport software has the application (the hub's copy of the biometric "
+    "data is destroyed)",
+    "in_production": "The Bundesdruckerei produces the document",
+    "ready_for_pickup": "The document is ready for pickup at the office",
+    "rejected": "The passport office refused the application (data destroyed)",
+}
 
 
 class ManifestRejected(ValueError):

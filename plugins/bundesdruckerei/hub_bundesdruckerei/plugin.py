@@ -273,3 +273,16 @@ def register_settings(register: Any) -> None:
 
     register(KofferSettings)
     register(PassportOfficeSettings, adapter_type="passport_office")
+
+
+@hub.hookimpl
+def register_statuses(register: Any) -> None:
+    """What the passport software reports (``passport_office:*``) and what the hub does with
+    the biometric data (``koffer:*``)."""
+    from hub_bundesdruckerei.package import STATUSES
+
+    register("passport_office", STATUSES)
+    register(
+        "koffer",
+        {"data_purged": "Undelivered biometric data destroyed when the retention time ended"},
+    )

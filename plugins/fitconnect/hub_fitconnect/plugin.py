@@ -321,3 +321,15 @@ def register_settings(register: Any) -> None:
     register(SenderSettings, adapter_type="fitconnect")
     register(SubscriberSettings, channel_type="fitconnect_subscriber")
     register(EventsSettings, channel_type="fitconnect_events")
+
+
+@hub.hookimpl
+def register_statuses(register: Any) -> None:
+    """What the destination answered to a submission the ``fitconnect`` adapter sent."""
+    register(
+        "fitconnect",
+        {
+            "accepted": "The destination accepted the submission (accept-submission event)",
+            "rejected": "The destination rejected the submission (reject-submission event)",
+        },
+    )

@@ -27,6 +27,21 @@ HEAD_UUID = "nachrichtenkopf.g2g/identifikation.nachricht/nachrichtenUUID"
 # Code list urn:xoev-de:xmeld:codeliste:anmeldung.status → the record's status.
 ANMELDUNG_STATUS = {"01": "continues", "02": "not_electronic", "03": "code_invalid"}
 
+# Every status an answer can give the record, as meldebehoerde:<status> (register_statuses).
+STATUSES = {
+    "continues": "Statusmitteilung (1705, code 01): the office continues the Anmeldung",
+    "not_electronic": "Statusmitteilung (1705, code 02): it cannot be finished electronically; "
+    "the citizen has to come to the office",
+    "code_invalid": "Statusmitteilung (1705, code 03): the Bestätigungscode was not valid",
+    "other_status": "Statusmitteilung (1705) with a code this version does not know",
+    "registered": "Ergebnis (1707): the office registered the move",
+    "rejected": "Ergebnis (1707) Ablehnung: the office refused the Anmeldung",
+    "certificate_issued": "Antwort (1701): the Meldebescheinigung came with it",
+    "certificate_answered": "Antwort (1701): answered without a Meldebescheinigung",
+    "certificate_refused": "Antwort (1701): the office will not issue the certificate",
+    "message_rejected": "Rückweisung (0010): the office's software refused our message as invalid",
+}
+
 
 class AnswerRefused(ValueError):
     """An incoming message that is not a valid answer; ``issues`` say why."""
@@ -98,7 +113,7 @@ def _statusmitteilung(root: Any, directory: Path) -> Answer:
         kind="1705",
         message_uuid=message_uuid,
         answers_uuid=root.findtext("x:ursprungsnachricht/nachrichtenUUID", namespaces=NS),
-        status=ANMELDUNG_STATUS.get(code, f"status_{code}"),
+        status=ANMELDUNG_STATUS.get(code, "other_status"),
         text=codes.name(directory, "Code.Anmeldung.Status", code),
         aktenzeichen=aktenzeichen,
         status_code=code,

@@ -182,3 +182,19 @@ def register_settings(register: Any) -> None:
     register(XMeldPluginSettings)
     register(XMeldSettings, adapter_type="xmeld")
     register(InboxSettings, channel_type="xmeld_inbox")
+
+
+@hub.hookimpl
+def register_statuses(register: Any) -> None:
+    """The Meldebehörde's answers (``meldebehoerde:*``) and the Bestätigungscode's way there
+    (``xmeld:*``)."""
+    from hub_xmeld.answers import STATUSES
+
+    register("meldebehoerde", STATUSES)
+    register(
+        "xmeld",
+        {
+            "code_sent": "The Bestätigungscode (1706) reached the Meldebehörde's XTA account",
+            "code_failed": "The XTA gateway refused the Bestätigungscode (1706) for good",
+        },
+    )

@@ -145,3 +145,26 @@ def test_a_0010_without_id_finds_the_message_it_returns(schema, record, parties)
     assert (
         answer.text == "Rückweisung: S010: Nicht spezifikationskonform: Ungültige Schlüsseltabelle."
     )
+
+
+def test_every_status_an_answer_can_give_is_registered() -> None:
+    """The reader's statuses are spelled out in its source: each one must be in the
+    registered ``meldebehoerde`` namespace, or reporting it would fail at run time."""
+    import ast
+    import inspect
+
+    from hub_xmeld import answers
+
+    tree = ast.parse(inspect.getsource(answers))
+    given = {
+        part.value
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Call)
+        for kw in node.keywords
+        if kw.arg == "status"
+        for part in ast.walk(kw.value)  # "a" if documents else "b": both
+        if isinstance(part, ast.Constant) and isinstance(part.value, str)
+    }
+    given |= set(answers.ANMELDUNG_STATUS.values()) | {"other_status"}
+    assert len(given) >= 10
+    assert given == set(answers.STATUSES)
