@@ -84,6 +84,7 @@ _LAZY = {
     "resolve_secret": ("hub.core.config", "resolve_secret"),
     "Secret": ("hub.core.secrets", "Secret"),
     "PluginState": ("hub.core.state", "PluginState"),
+    "FollowUp": ("hub.core.hub", "FollowUp"),
     "require_client": ("hub.core.auth", "require_client"),
     "may_act_for": ("hub.core.auth", "may_act_for"),
     "parse_settings": ("hub.adapters._settings", "parse_settings"),

@@ -26,11 +26,19 @@ class DeliveryContext:
     settings: dict[str, Any]
     http: httpx.Client
     log: structlog.stdlib.BoundLogger
+    # A follow-up (hub.Hub.follow_up): its task name and JSON payload; '' and None otherwise.
+    task: str = ""
+    payload: Any = None
 
     @property
     def idempotency_key(self) -> str:
-        """Stable across retries: one key per record and adapter."""
-        return f"{self.record_id}:{self.adapter}"
+        """Stable across retries: one key per record and adapter (and follow-up task)."""
+        base = f"{self.record_id}:{self.adapter}"
+        return f"{base}:{self.task}" if self.task else base
+
+    def _step_key(self, name: str) -> str:
+        # A follow-up's steps are its own: its "send" is not the first delivery's "send".
+        return f"{self.task}/{name}" if self.task else name
 
     def step(self, name: str, fn: Callable[[], T]) -> T:
         """Run a side effect once per record and adapter, across retries and crashes.
@@ -41,12 +49,13 @@ class DeliveryContext:
         effect, so remote calls should carry :attr:`idempotency_key` or be checkable (XTA's
         transport report, FIT-Connect's submission id).
         """
-        done, result = self.hub.store.checkpoint_get(self.record_id, self.adapter, name)
+        key = self._step_key(name)
+        done, result = self.hub.store.checkpoint_get(self.record_id, self.adapter, key)
         if done:
             self.log.debug("step_skipped", step=name)
             return result
         result = fn()
-        self.hub.store.checkpoint_put(self.record_id, self.adapter, name, result)
+        self.hub.store.checkpoint_put(self.record_id, self.adapter, key, result)
         return result
 
     def done(self, name: str) -> bool:
@@ -55,7 +64,7 @@ class DeliveryContext:
         Ask this, not :attr:`attempt`, to decide whether a side effect may already have
         happened: after a crash, a taken-over lease or ``hub retry`` the attempt number says
         nothing about which steps ran."""
-        return self.hub.store.checkpoint_get(self.record_id, self.adapter, name)[0]
+        return self.hub.store.checkpoint_get(self.record_id, self.adapter, self._step_key(name))[0]
 
     def report_status(self, status: str, detail: str | None = None) -> None:
         """Record a status the backend reported (e.g. ``in_bearbeitung``) in the history."""

@@ -7,6 +7,7 @@ busy its leases are renewed, so a slow delivery is never run twice at once.
 
 from __future__ import annotations
 
+import json
 import os
 import random
 import socket
@@ -194,13 +195,18 @@ class Dispatcher:
             settings=self.hub.config.adapters.get(lease.adapter, {}),
             http=self.hub.http_for(lease.adapter),
             log=record_log,
+            task=lease.task,
+            payload=json.loads(lease.payload) if lease.payload else None,
         )
         started = time.perf_counter()
         try:
             with structlog.contextvars.bound_contextvars(
                 record_id=lease.record_id, adapter=lease.adapter
             ):
-                receipt = adapter.deliver(lease.record(), ctx)
+                if lease.task:
+                    receipt = adapter.follow_up(lease.record(), ctx)
+                else:
+                    receipt = adapter.deliver(lease.record(), ctx)
         except PermanentError as exc:
             record_log.warning("delivery_rejected", error=str(exc))
             return Outcome(lease, "dead_letter", error=f"permanent: {exc}")

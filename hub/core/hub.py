@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import json
+import re
 import threading
 from collections.abc import Iterable
+from dataclasses import dataclass
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
@@ -26,6 +29,19 @@ if TYPE_CHECKING:  # pragma: no cover
     from hub.core.dispatch import Dispatcher
 
 log = structlog.get_logger("hub")
+
+
+_TASK = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
+
+
+@dataclass(frozen=True)
+class FollowUp:
+    """A queued follow-up: its task, the payload stored for it, and whether this call
+    queued it (False: it was queued before, and ``payload`` is the first one)."""
+
+    task: str
+    payload: Any
+    created: bool
 
 
 class Hub:
@@ -259,6 +275,35 @@ class Hub:
             return False
         self.notify([StatusChange(record_id, status, adapter, detail)])
         return True
+
+    def follow_up(self, record_id: str, adapter: str, task: str, payload: Any = None) -> FollowUp:
+        """Queue a follow-up delivery: something adapter instance ``adapter`` owes the record
+        after its first delivery (the citizen's code, a reply). It goes through the outbox
+        like every delivery — committed before this returns, retried with backoff, dead
+        letters, metrics, ``hub retry`` — and the dispatcher calls the adapter's
+        ``follow_up(record, ctx)`` with ``ctx.task`` and ``ctx.payload`` (JSON). ``task``
+        names it within the record and adapter: queueing the same task again changes nothing
+        and returns the payload stored the first time.
+
+        Raises ``KeyError`` for an unknown record and ``ValueError`` for an instance that is
+        not configured or has no ``follow_up`` method, or a task name that does not fit.
+        """
+        if not _TASK.match(task):
+            raise ValueError(f"task {task!r}: 1–64 characters of [A-Za-z0-9_.:-]")
+        if adapter not in self.config.adapters:
+            raise ValueError(f"adapter instance {adapter!r} is not configured")
+        if not callable(getattr(self.adapters[adapter], "follow_up", None)):
+            raise ValueError(f"adapter instance {adapter!r} has no follow_up(record, ctx)")
+        if self.store.record_owner(record_id) is None:
+            raise KeyError(record_id)
+        created, stored, changes = self.store.add_follow_up(
+            record_id, adapter, task, json.dumps(payload)
+        )
+        if changes:
+            self.notify(changes)
+        if created and self.dispatcher is not None:
+            self.dispatcher.wake()
+        return FollowUp(task, json.loads(stored) if stored else None, created)
 
     def delivery_of(self, record_id: str, adapter_type: str) -> str | None:
         """The adapter instance of type ``adapter_type`` that the record is delivered to."""

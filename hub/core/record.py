@@ -195,6 +195,9 @@ class HistoryEntry(BaseModel):
 
 class DeliveryState(BaseModel):
     adapter: str
+    task: str | None = Field(
+        default=None, description="A follow-up's name; null for the record's own delivery"
+    )
     status: RecordStatus
     attempts: int = 0
     next_attempt_at: datetime | None = None

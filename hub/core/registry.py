@@ -257,6 +257,7 @@ CORE_STATUSES = {
     "delivering": "Delivery started (for the record, or for one adapter instance)",
     "retry": "A delivery attempt failed and will be repeated",
     "retry_requested": "A person queued dead-lettered deliveries again",
+    "follow_up": "A follow-up message for an adapter was queued (the detail names it)",
     "delivered": "Delivered (to one adapter instance, or to every one)",
     "dead_letter": "Delivery gave up; a person has to look (hub retry)",
 }

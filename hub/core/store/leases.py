@@ -15,6 +15,7 @@ from sqlalchemy import (
     select,
     update,
 )
+from sqlalchemy.exc import IntegrityError
 
 from hub.core.record import (
     RecordStatus,
@@ -72,6 +73,8 @@ class Leasing:
                     deliveries.c.record_id,
                     deliveries.c.adapter,
                     deliveries.c.attempts,
+                    deliveries.c.task,
+                    deliveries.c.payload,
                 )
             ).all()
             if not taken:
@@ -131,6 +134,8 @@ class Leasing:
                 rows[t.record_id].received_at,
                 RecordStatus.delivering.value,
                 rows[t.record_id].data,
+                t.task,
+                t.payload,
             )
             for t in taken
         ]
@@ -204,13 +209,13 @@ class Leasing:
                         delivered_at=now,
                         receipt=json.dumps(o.receipt) if o.receipt else None,
                     )
-                    detail = None
+                    detail = f"follow-up {o.lease.task}" if o.lease.task else None
                 elif o.kind == "dead_letter":
                     row.update(status=RecordStatus.dead_letter.value)
-                    detail = o.error
+                    detail = _about(o.lease, o.error)
                 else:
                     row.update(next_attempt_at=o.next_attempt_at or now)
-                    detail = f"attempt {o.lease.attempt} failed: {o.error}"
+                    detail = _about(o.lease, f"attempt {o.lease.attempt} failed: {o.error}")
                 rows.append(row)
                 hist.append(
                     {
@@ -268,6 +273,51 @@ class Leasing:
         )
         return [StatusChange(rid, st, None) for rid, st in changed.items()]
 
+    def add_follow_up(
+        self, record_id: str, adapter: str, task: str, payload: str | None
+    ) -> tuple[bool, str | None, list[StatusChange]]:
+        """Queue a follow-up delivery in the outbox, in one transaction with its history row
+        and the record's status. Returns (created, payload, changes): for a task queued
+        before, False and the payload stored then (the same request twice sends one message)."""
+        now = utcnow()
+        where = (
+            deliveries.c.record_id == record_id,
+            deliveries.c.adapter == adapter,
+            deliveries.c.task == task,
+        )
+        with self.engine.begin() as conn:
+            found = conn.execute(select(deliveries.c.payload).where(*where)).first()
+            if found is not None:
+                return False, found.payload, []
+            try:
+                with conn.begin_nested():
+                    conn.execute(
+                        insert(deliveries).values(
+                            record_id=record_id,
+                            adapter=adapter,
+                            task=task,
+                            payload=payload,
+                            status=RecordStatus.accepted.value,
+                            attempts=0,
+                            next_attempt_at=now,
+                            created_at=now,
+                        )
+                    )
+            except IntegrityError:  # queued by another request at the same moment
+                stored = conn.execute(select(deliveries.c.payload).where(*where)).scalar()
+                return False, stored, []
+            conn.execute(
+                insert(history).values(
+                    record_id=record_id,
+                    at=now,
+                    status="follow_up",
+                    adapter=adapter,
+                    detail=task,
+                )
+            )
+            changes = self._refresh_record_status(conn, {record_id}, now)
+        return True, payload, [StatusChange(record_id, "follow_up", adapter, task), *changes]
+
     def retry_dead_letters(self, record_id: str) -> list[StatusChange]:
         """Put a record's dead-lettered deliveries back in the queue with fresh attempts."""
         now = utcnow()
@@ -308,3 +358,8 @@ class Leasing:
         return [
             StatusChange(record_id, "retry_requested", a, "manual retry") for a in adapters
         ] + changes
+
+
+def _about(lease: Lease, text: str | None) -> str | None:
+    """History detail of a follow-up names its task (a record's adapter may owe several)."""
+    return f"follow-up {lease.task}: {text}" if lease.task else text

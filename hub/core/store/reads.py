@@ -62,7 +62,7 @@ class RecordReads:
             dlv = conn.execute(
                 select(deliveries)
                 .where(deliveries.c.record_id == record_id)
-                .order_by(deliveries.c.adapter)
+                .order_by(deliveries.c.adapter, deliveries.c.id)
             ).all()
             hist = conn.execute(
                 select(history).where(history.c.record_id == record_id).order_by(history.c.id)
@@ -76,6 +76,7 @@ class RecordReads:
             deliveries=[
                 DeliveryState(
                     adapter=d.adapter,
+                    task=d.task or None,
                     status=RecordStatus(d.status),
                     attempts=d.attempts,
                     next_attempt_at=d.next_attempt_at if d.status in ACTIVE else None,
@@ -147,6 +148,7 @@ class RecordReads:
             select(
                 deliveries.c.record_id,
                 deliveries.c.adapter,
+                deliveries.c.task,
                 deliveries.c.attempts,
                 deliveries.c.last_error,
                 deliveries.c.next_attempt_at,
@@ -165,6 +167,7 @@ class RecordReads:
             {
                 "record_id": r.record_id,
                 "adapter": r.adapter,
+                "task": r.task or None,
                 "attempts": r.attempts,
                 "last_error": r.last_error,
                 "failed_at": r.next_attempt_at.isoformat(),

@@ -78,7 +78,10 @@ deliveries = Table(
     Column("receipt", Text),
     Column("created_at", UtcDateTime(), nullable=False),
     Column("delivered_at", UtcDateTime()),
-    UniqueConstraint("record_id", "adapter", name="uq_deliveries_record_adapter"),
+    # '' for the record's own delivery; else a follow-up (hub.Hub.follow_up) with its payload.
+    Column("task", String(64), nullable=False, server_default=""),
+    Column("payload", Text),
+    UniqueConstraint("record_id", "adapter", "task", name="uq_deliveries_record_adapter_task"),
     Index("ix_deliveries_due", "status", "next_attempt_at"),
 )
 

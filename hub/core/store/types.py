@@ -55,6 +55,8 @@ class Lease:
     received_at: datetime
     status: str
     data: str
+    task: str = ""  # '' for the record's delivery, else a follow-up's name
+    payload: str | None = None  # a follow-up's JSON payload
 
     def record(self) -> Record:
         sub = Submission.model_validate_json(self.data)
