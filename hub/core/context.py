@@ -66,9 +66,12 @@ class DeliveryContext:
         nothing about which steps ran."""
         return self.hub.store.checkpoint_get(self.record_id, self.adapter, self._step_key(name))[0]
 
-    def report_status(self, status: str, detail: str | None = None) -> None:
-        """Record a status the backend reported (e.g. ``in_bearbeitung``) in the history."""
-        self.hub.report_status(self.record_id, status, detail, adapter=self.adapter)
+    def report_status(
+        self, status: str, detail: str | None = None, *, key: str | None = None
+    ) -> bool:
+        """Record a registered status (``acme:received``) in the record's history; with
+        ``key`` at most once, however often a retry repeats the call (False the next time)."""
+        return self.hub.report_status(self.record_id, status, detail, adapter=self.adapter, key=key)
 
 
 @dataclass

@@ -168,6 +168,29 @@ class XMeldAdapter:
             "type": built["type"],
         }
 
+    def follow_up(self, record: hub.Record, ctx: hub.DeliveryContext) -> dict[str, Any]:
+        """A follow-up message built when it was queued (the Bestätigungscode, 1706)."""
+        built = ctx.payload
+        if built.get("xta_message_id"):  # moved from the old outbox: a MessageID was taken
+            ctx.step("xta_message_id", lambda: built["xta_message_id"])
+        message_id = xta.send_once(
+            ctx,
+            self.client,
+            xta.Party(built["reader"]),
+            service=SERVICE,
+            message_type=built["type"],
+            payload_schema=schemas.XMELD_NS,
+            content=base64.b64decode(built["xml"]),
+            filename=f"{built['type']}-{built['uuid']}.xml",
+        )
+        ctx.step("xmeld_sent", lambda: self._remember(record, built, message_id))
+        ctx.report_status(
+            "xmeld:code_sent",
+            "Bestätigungscode an die Meldebehörde übermittelt.",
+            key=f"xmeld-sent:{built['uuid']}",
+        )
+        return {"xta_message_id": message_id, "nachrichtenUUID": built["uuid"], "type": "1706"}
+
     def _remember(self, record: hub.Record, built: dict[str, str], message_id: str) -> bool:
         with self.hub.store.engine.begin() as conn:
             conn.execute(
@@ -187,8 +210,7 @@ class XMeldAdapter:
 
 
 class InboxChannel:
-    """Polls our XTA mailbox and applies the Meldebehörde's answers (close-after-process);
-    sends the outbox (Bestätigungscodes) first."""
+    """Polls our XTA mailbox and applies the Meldebehörde's answers (close-after-process)."""
 
     def __init__(self, settings: InboxSettings, h: Any):
         self.settings = settings
@@ -197,11 +219,9 @@ class InboxChannel:
 
     def run(self, stop: Any) -> None:
         from hub_xmeld.inbox import process_inbox
-        from hub_xmeld.outbox import send_pending
 
         while not stop.is_set():
             try:
-                send_pending(self.hub, self.client)
                 process_inbox(
                     self.hub, self.client, self.schema, lambda u: record_for(self.hub.store, u)
                 )

@@ -7,9 +7,12 @@ from pathlib import Path
 from typing import Any
 
 import click
+import structlog
 
 import hub
 from hub_xmeld import schemas
+
+log = structlog.get_logger("hub.xmeld")
 
 
 @hub.hookimpl
@@ -160,7 +163,8 @@ def register_channels(register: Any) -> None:
 
 @hub.hookimpl
 def register_tables(register: Any) -> None:
-    """Sent messages, the Bestätigungscode outbox and processed answers."""
+    """Sent messages, processed answers and the outbox of earlier versions (read once, at
+    start, to move what waits there into the hub's outbox)."""
     from hub_xmeld import tables
 
     register(tables)  # metadata, VERSION_TABLE and migrations/ beside it
@@ -195,6 +199,16 @@ def register_statuses(register: Any) -> None:
         "xmeld",
         {
             "code_sent": "The Bestätigungscode (1706) reached the Meldebehörde's XTA account",
-            "code_failed": "The XTA gateway refused the Bestätigungscode (1706) for good",
         },
     )
+
+
+@hub.hookimpl
+def hub_startup(hub: Any) -> None:
+    """Codes queued in the plugin's own outbox by an earlier version move to the core's."""
+    from hub_xmeld.bestaetigungscode import move_legacy_outbox
+
+    if any(hub.config.adapter_type(n) == "xmeld" for n in hub.config.adapters):
+        moved = move_legacy_outbox(hub)
+        if moved:
+            log.info("xmeld_outbox_moved", count=moved)

@@ -17,11 +17,12 @@ class CodeIn(BaseModel):
     code: Annotated[str, StringConstraints(min_length=1, max_length=64, strip_whitespace=True)]
 
 
-def _adapter(h: Any) -> Any:
-    for name in h.config.adapters:
-        if h.config.adapter_type(name) == "xmeld":
-            return h.adapters[name]
-    return None
+def _instance(h: Any, record_id: str) -> str | None:
+    """The xmeld adapter instance the record went to (else the first one configured)."""
+    found = h.delivery_of(record_id, "xmeld")
+    if found is not None:
+        return found
+    return next((n for n in h.config.adapters if h.config.adapter_type(n) == "xmeld"), None)
 
 
 def router(h: Any) -> APIRouter:
@@ -32,21 +33,22 @@ def router(h: Any) -> APIRouter:
     def bestaetigungscode(record_id: str, body: CodeIn, client: ClientConfig = write) -> Any:
         """Send the citizen's Bestätigungscode (1706) for an Anmeldung already sent (1704).
 
-        Committed before the answer and sent by the ``xmeld_inbox`` channel; the same code for
-        the same record again is answered with the first message (200)."""
-        from hub_xmeld.outbox import CodeNotAccepted, enqueue_code
+        Committed to the hub's outbox before the answer and sent as a follow-up delivery of the
+        record's xmeld adapter; the same code for the same record again is answered with the
+        first message (200)."""
+        from hub_xmeld.bestaetigungscode import CodeNotAccepted, enqueue_code
 
         owner = h.store.record_owner(record_id)
         if owner is None or not may_act_for(client, owner[1]):
             return problem(404, "Not found", "no such record", kind="http-404")
-        adapter = _adapter(h)
-        if adapter is None:
+        instance = _instance(h, record_id)
+        if instance is None:
             return problem(
                 503, "XMeld is not configured", "no adapter of type xmeld", kind="not-ready"
             )
         record = h.store.get_record(record_id)
         try:
-            uuid, new = enqueue_code(h, adapter, record, body.code)
+            uuid, new = enqueue_code(h, instance, h.adapters[instance], record, body.code)
         except CodeNotAccepted as exc:
             return problem(
                 exc.status,

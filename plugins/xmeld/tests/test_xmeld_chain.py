@@ -218,10 +218,13 @@ def test_code_endpoint_errors(chain, gateway) -> None:
         assert bad.status_code == 422 and bad.json()["errors"][0]["field"] == "code"
 
 
-def test_outbox_survives_an_outage_and_a_crash_after_sending(chain, gateway) -> None:
-    from sqlalchemy import delete, select, update
+def test_the_code_survives_an_outage_and_a_crash_after_sending(chain, gateway) -> None:
+    """The 1706 is a follow-up delivery in the hub's outbox: retried through a gateway outage,
+    and after a crash between sending and recording it, not sent twice."""
+    from sqlalchemy import delete, text
 
     from hub_xmeld import tables
+    from hub_xmeld.bestaetigungscode import task_for
 
     live, _ = chain
     with live.client(TOKEN) as c:
@@ -231,29 +234,73 @@ def test_outbox_survives_an_outage_and_a_crash_after_sending(chain, gateway) -> 
         r = c.post(f"/v1/xmeld/records/{rid}/bestaetigungscode", json={"code": "000000"})
         uuid = r.json()["nachrichtenUUID"]
         assert waits_for(live, rid, "meldebehoerde:code_invalid")  # sent once the gateway is back
-    with live.hub.store.engine.connect() as conn:
-        row = conn.execute(
-            select(tables.outbox).where(tables.outbox.c.nachrichten_uuid == uuid)
-        ).one()
-    assert row.state == "sent" and row.attempts >= 1
-    # As if the process died after the gateway took the message but before it was marked sent
-    # (state and correlation are written in one transaction, so both are undone):
+    task = task_for(rid, "000000")
+    [follow_up] = [d for d in live.hub.store.get_record(rid).deliveries if d.task == task]
+    assert follow_up.status.value == "delivered" and follow_up.attempts >= 2
+    # As if the process died after the gateway took the message but before the outcome was
+    # recorded (the outcome and the last step commit together, so both are undone):
     with live.hub.store.engine.begin() as conn:
         conn.execute(
-            update(tables.outbox)
-            .where(tables.outbox.c.nachrichten_uuid == uuid)
-            .values(state="pending")
+            text("UPDATE deliveries SET status = 'accepted' WHERE record_id = :r AND task = :t"),
+            {"r": rid, "t": task},
+        )
+        conn.execute(
+            text("DELETE FROM checkpoints WHERE record_id = :r AND step = :s"),
+            {"r": rid, "s": f"{task}/xmeld_sent"},
         )
         conn.execute(delete(tables.sent).where(tables.sent.c.nachrichten_uuid == uuid))
     before = len(gateway.messages)
-    # The inbox loop picks it up again; the transport report says it went out already.
+    live.dispatcher.wake()
+    # The dispatcher takes it again; the transport report says it went out already.
     assert wait_until(lambda: uuid in _sent(live), timeout=10)
     assert len(gateway.messages) == before
+    assert wait_until(lambda: live.hub.store.get_record(rid).status.value == "delivered")
+    assert statuses(live, rid).count("xmeld:code_sent") == 1  # reported once, not per attempt
+
+
+def test_codes_waiting_in_the_old_outbox_move_to_the_hubs(chain, gateway) -> None:
+    """A hub upgraded with a code still pending in ``xmeld_outbox`` sends it as a follow-up."""
+    import base64
+
+    from sqlalchemy import insert, select
+
+    from hub import utcnow
+    from hub_xmeld import tables
+    from hub_xmeld.bestaetigungscode import move_legacy_outbox
+
+    live, office = chain
+    with live.client(TOKEN) as c:
+        rid = c.post("/v1/records", json=example()).json()["id"]
+        assert waits_for(live, rid, "meldebehoerde:continues")
+    record = live.hub.store.get_record(rid)
+    xmeld = live.hub.adapters["xmeld"]
+    reader = messages.Authority.meldebehoerde(record.municipality.ars, "Meldebehörde")
+    root = messages.bestaetigungscode_1706(
+        record, office.codes[next(iter(office.codes))], xmeld.author, reader, messages.Product()
+    )
+    uuid = root.findtext("nachrichtenkopf.g2g/identifikation.nachricht/nachrichtenUUID")
+    with live.hub.store.engine.begin() as conn:
+        conn.execute(
+            insert(tables.outbox).values(
+                nachrichten_uuid=uuid,
+                record_id=rid,
+                message_type="1706",
+                reader=reader.kennung,
+                content=base64.b64encode(messages.validated(root, xmeld.schema)).decode(),
+                state="pending",
+                attempts=0,
+                created_at=utcnow(),
+            )
+        )
+    assert move_legacy_outbox(live.hub) == 1  # what hub_startup runs
+    assert move_legacy_outbox(live.hub) == 0  # once
+    assert waits_for(live, rid, "meldebehoerde:registered")
+    assert uuid in _sent(live)
     with live.hub.store.engine.connect() as conn:
         state = conn.execute(
             select(tables.outbox.c.state).where(tables.outbox.c.nachrichten_uuid == uuid)
         ).scalar_one()
-    assert state == "sent"
+    assert state == "moved"
 
 
 def test_installing_xmeld_changes_nothing_for_records_not_routed_to_it(tmp_path) -> None:
