@@ -30,6 +30,7 @@ from hub.core.config import HubConfig, config_from_dict
 from hub.core.dispatch import Dispatcher
 from hub.core.hub import Hub
 from hub.core.plugins import PluginManager
+from hub.core.pollers import PollerRunner
 from hub.core.record import Record, RecordStatus, Submission
 
 # What plugin tests use besides the helpers below (the modules they come from are private).
@@ -131,6 +132,7 @@ class LiveHub:
         _ = self.hub.adapters
         self.dispatcher = Dispatcher(self.hub, workers)
         self.hub.dispatcher = self.dispatcher
+        self.pollers = PollerRunner(self.hub)
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.app = create_app(self.hub)
@@ -144,6 +146,7 @@ class LiveHub:
 
     def __enter__(self) -> LiveHub:
         self.dispatcher.start()
+        self.pollers.start()
         self._thread.start()
         if not wait_until(lambda: self._server.started, timeout=10):
             raise RuntimeError("uvicorn did not start")
@@ -152,6 +155,7 @@ class LiveHub:
     def __exit__(self, *exc: object) -> None:
         self._server.should_exit = True
         self._thread.join(10)
+        self.pollers.stop(5)
         self.dispatcher.stop(5)
         self.hub.close()
 

@@ -370,6 +370,22 @@ def create_app(hub: Hub) -> FastAPI:
         plugin's namespace (``meldebehoerde:registered``)."""
         return hub.registry.status_catalogue()
 
+    @app.get("/v1/pollers")
+    def pollers(client: ClientConfig = admin) -> dict[str, Any]:
+        """The pollers this process runs: interval, last success, last error."""
+        return {
+            "items": [
+                {
+                    "name": p.name,
+                    "interval": p.interval,
+                    "last_success": p.last_success,
+                    "last_error": p.last_error,
+                    "failures_in_a_row": p.failures,
+                }
+                for p in hub.pollers
+            ]
+        }
+
     @app.get("/v1/dead-letters")
     def dead_letters(
         client: ClientConfig = admin, limit: Annotated[int, Query(ge=1, le=1000)] = 100

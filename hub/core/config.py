@@ -121,7 +121,13 @@ class HubConfig(BaseSettings):
     adapters: dict[str, dict[str, Any]] = Field(
         default_factory=dict, description="Adapter instances; `type` defaults to the table name"
     )
-    channels: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    channels: dict[str, dict[str, Any]] = Field(
+        default_factory=dict, description="Intake channels: sources of new records"
+    )
+    pollers: dict[str, dict[str, Any]] = Field(
+        default_factory=dict,
+        description="Pollers that follow remote status; `interval` (seconds) is the core's",
+    )
     plugins: dict[str, dict[str, Any]] = Field(default_factory=dict)
 
     @classmethod

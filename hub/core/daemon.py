@@ -1,4 +1,5 @@
-"""Running the hub: ``hub serve`` (API + workers + channels) and ``hub worker`` (workers only).
+"""Running the hub: ``hub serve`` (API, workers, channels, pollers) and ``hub worker``
+(workers only).
 
 Both stop cleanly on SIGTERM/SIGINT: no new work is taken, in-flight deliveries finish (up to
 ``delivery.drain_seconds``), unstarted leases are handed back, then the process exits.
@@ -18,6 +19,7 @@ import uvicorn
 from hub.core.dispatch import Dispatcher
 from hub.core.errors import ConfigurationError
 from hub.core.hub import Hub
+from hub.core.pollers import PollerRunner
 
 log = structlog.get_logger("hub.daemon")
 
@@ -123,6 +125,7 @@ def serve(
     dispatcher = Dispatcher(hub, workers)
     hub.dispatcher = dispatcher
     channels = ChannelRunner(hub)
+    pollers = PollerRunner(hub)
     app = create_app(hub)
     config = uvicorn.Config(
         app,
@@ -136,6 +139,7 @@ def serve(
     server = _Server(config)
     dispatcher.start()
     channels.start()
+    pollers.start()
     log.info("hub_serving", host=config.host, port=config.port, workers=dispatcher.workers)
     if on_ready is not None:
         on_ready()
@@ -143,6 +147,7 @@ def serve(
         server.run(sockets=[sock])
     finally:
         channels.stop(hub.config.delivery.drain_seconds)
+        pollers.stop(hub.config.delivery.drain_seconds)
         dispatcher.stop()
         hub.close()
         log.info("hub_stopped")

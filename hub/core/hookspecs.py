@@ -28,6 +28,7 @@ if TYPE_CHECKING:  # pragma: no cover - imports for annotations only
         RegisterEnricher,
         RegisterIdentityProvider,
         RegisterPayloadSchema,
+        RegisterPoller,
         RegisterRoute,
         RegisterService,
         RegisterSettings,
@@ -63,8 +64,24 @@ def register_adapters(register: RegisterAdapter) -> None:
 
 
 @hookspec
+def register_pollers(register: RegisterPoller) -> None:
+    """Register pollers: loops that follow what became of records elsewhere (events of a
+    delivery service, answers in a mailbox) and report it, bringing no new records.
+
+    Call ``register(name, factory, interval=30.0)``. For each configured ``[pollers.<name>]``
+    table ``hub serve`` calls ``factory(settings, hub)`` (the table without ``interval``,
+    which is the core's: seconds between polls, else the registered default) and then the
+    returned object's ``poll()`` in a thread of its own: once at start, then every interval.
+    ``poll`` does one round and returns; raise :class:`hub.TransientError` when the remote
+    side is away — the core logs it, counts it (``hub_polls_total{poller,outcome}``) and backs
+    off up to ten intervals; ``GET /v1/pollers`` shows each one's last success and error.
+    """
+
+
+@hookspec
 def register_channels(register: RegisterChannel) -> None:
-    """Register intake channels: long-running sources of records (pollers, mailbox readers).
+    """Register intake channels: long-running sources of new records (mailbox readers,
+    subscribers of a delivery service). A loop that only follows status is a poller.
 
     Call ``register(name, factory)``. For each configured ``[channels.<name>]`` table the daemon
     calls ``factory(settings, hub)`` and runs the returned object's ``run(stop)`` in a thread of

@@ -74,12 +74,25 @@ class Hub:
                     f"[adapters.{instance}]: no plugin provides adapter type {kind!r} "
                     f"(available: {known})"
                 )
+        for name in config.pollers:
+            if name not in self.registry.poller_types:
+                known = ", ".join(sorted(self.registry.poller_types)) or "none"
+                raise ConfigurationError(
+                    f"[pollers.{name}]: no plugin provides this poller (available: {known})"
+                )
+        for name in config.channels:
+            if name in self.registry.poller_types and name not in self.registry.channel_types:
+                raise ConfigurationError(
+                    f"[channels.{name}] follows status, it brings no records: it is a poller "
+                    f"now, rename the table to [pollers.{name}]"
+                )
         self.metrics = Metrics(self)
         self.intake = Intake(self)
         self.dispatcher: Dispatcher | None = None
         # Per-plugin state for this hub (see hub.PluginState), so plugins keep no globals.
         self.plugin_state = new_slots()
         self.serving = False
+        self.pollers: list[Any] = []  # hub.core.pollers.PollerState, set while serving
         self._services: list[tuple[str, Any]] = []
         self._started = False
         self._lock = threading.Lock()

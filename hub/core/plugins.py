@@ -31,6 +31,7 @@ from hub.core.registry import (
     AdapterType,
     ChannelType,
     Enricher,
+    PollerType,
     Registry,
     SettingsModel,
     StatusNamespace,
@@ -80,6 +81,7 @@ _REGISTRATION = frozenset(
     {
         "register_adapters",
         "register_channels",
+        "register_pollers",
         "register_enrichers",
         "register_identity_providers",
         "register_payload_schemas",
@@ -234,6 +236,14 @@ class PluginManager:
             _check_name("channel", name, reg.channel_types)
             reg.channel_types[name] = ChannelType(name, factory, _RUNNING.get())
 
+        def poller(name: str, factory: Any, *, interval: float = 30.0) -> None:
+            _check_name("poller", name, reg.poller_types)
+            if not callable(factory) or not interval > 0:
+                raise ConfigurationError(
+                    f"poller {name!r}: a callable factory and an interval > 0 seconds"
+                )
+            reg.poller_types[name] = PollerType(name, factory, float(interval), _RUNNING.get())
+
         def enricher(
             name: str, fn: Any, *, phase: str = "check", routed_only: bool = False
         ) -> None:
@@ -274,10 +284,14 @@ class PluginManager:
             reg.tables.append(TableSet(Path(migrations), metadata, version_table, _RUNNING.get()))
 
         def settings(
-            model: Any, *, adapter_type: str | None = None, channel_type: str | None = None
+            model: Any,
+            *,
+            adapter_type: str | None = None,
+            channel_type: str | None = None,
+            poller_type: str | None = None,
         ) -> None:
-            if adapter_type and channel_type:
-                raise ConfigurationError("settings: adapter_type or channel_type, not both")
+            if sum(bool(k) for k in (adapter_type, channel_type, poller_type)) > 1:
+                raise ConfigurationError("settings: one of adapter_type, channel_type, poller_type")
             if not hasattr(model, "model_validate"):
                 raise ConfigurationError(f"settings model {model!r} is not a pydantic model")
             key = (
@@ -285,6 +299,8 @@ class PluginManager:
                 if adapter_type
                 else f"channels.{channel_type}"
                 if channel_type
+                else f"pollers.{poller_type}"
+                if poller_type
                 else f"plugins.{_RUNNING.get()}"
             )
             if key in reg.settings:
@@ -309,6 +325,7 @@ class PluginManager:
         hook = self._pm.hook
         hook.register_adapters(register=adapter)
         hook.register_channels(register=channel)
+        hook.register_pollers(register=poller)
         hook.register_enrichers(register=enricher)
         hook.register_identity_providers(register=identity, hub=hub)
         hook.register_payload_schemas(register=payload_schema)

@@ -86,6 +86,28 @@ class RegisterChannel(Protocol):
     def __call__(self, name: str, factory: ChannelFactory) -> None: ...
 
 
+# --- pollers ---------------------------------------------------------------------------------
+
+
+class Poller(Protocol):
+    def poll(self) -> None: ...
+
+
+PollerFactory = Callable[[dict[str, Any], "Hub"], Poller]
+
+
+@dataclass(frozen=True)
+class PollerType:
+    name: str
+    factory: PollerFactory
+    interval: float = 30.0
+    plugin: str = ""
+
+
+class RegisterPoller(Protocol):
+    def __call__(self, name: str, factory: PollerFactory, *, interval: float = 30.0) -> None: ...
+
+
 # --- enrichers -------------------------------------------------------------------------------
 
 EnricherFn = Callable[["Record", "EnrichContext"], None]
@@ -278,7 +300,12 @@ class StatusNamespace:
 
 class RegisterSettings(Protocol):
     def __call__(
-        self, model: Any, *, adapter_type: str | None = None, channel_type: str | None = None
+        self,
+        model: Any,
+        *,
+        adapter_type: str | None = None,
+        channel_type: str | None = None,
+        poller_type: str | None = None,
     ) -> None: ...
 
 
@@ -288,6 +315,7 @@ class Registry:
 
     adapter_types: dict[str, AdapterType] = field(default_factory=dict)
     channel_types: dict[str, ChannelType] = field(default_factory=dict)
+    poller_types: dict[str, PollerType] = field(default_factory=dict)
     enrichers: list[Enricher] = field(default_factory=list)
     identity_providers: dict[str, IdentityProvider] = field(default_factory=dict)
     payload_schemas: PayloadSchemas = field(default_factory=PayloadSchemas)
@@ -308,13 +336,17 @@ class Registry:
             for n, v in config.adapters.items()
         ]
         tables += [(f"channels.{n}", f"channels.{n}", v) for n, v in config.channels.items()]
+        tables += [(f"pollers.{n}", f"pollers.{n}", v) for n, v in config.pollers.items()]
         problems = []
         for key, where, values in tables:
             found = self.settings.get(key)
             if found is None:
                 continue
+            reserved = {"adapters": "type", "pollers.": "interval"}  # the core's keys
             data = {
-                k: v for k, v in values.items() if not (key.startswith("adapters") and k == "type")
+                k: v
+                for k, v in values.items()
+                if not any(key.startswith(t) and k == r for t, r in reserved.items())
             }
             try:
                 self.validated[where] = found.model.model_validate(data)
@@ -363,6 +395,13 @@ class Registry:
                 props["plugins"].setdefault("properties", {})[key[8:]] = part
             elif key.startswith("channels."):
                 props["channels"].setdefault("properties", {})[key[9:]] = part
+            elif key.startswith("pollers."):
+                part.setdefault("properties", {})["interval"] = {
+                    "type": "number",
+                    "exclusiveMinimum": 0,
+                    "description": "Seconds between polls",
+                }
+                props["pollers"].setdefault("properties", {})[key[8:]] = part
             else:
                 part.setdefault("properties", {})["type"] = {"const": key[9:]}
                 adapters.append(part)

@@ -120,13 +120,20 @@ def register_channels(register: Any) -> None:
 
         return Subscriber(parse_settings(SubscriberSettings, settings), h)
 
-    def follower(settings: dict[str, Any], h: Any) -> Any:
-        from hub_fitconnect.sender import EventFollower
-
-        return EventFollower(dict(settings), h)
-
     register("fitconnect_subscriber", subscriber)
-    register("fitconnect_events", follower)
+
+
+@hub.hookimpl
+def register_pollers(register: Any) -> None:
+    """``[pollers.fitconnect_events]``: what became of the submissions the adapter sent."""
+
+    def follower(settings: dict[str, Any], h: Any) -> Any:
+        from hub import parse_settings
+        from hub_fitconnect.sender import EventFollower, SenderSettings
+
+        return EventFollower(parse_settings(SenderSettings, settings), h)
+
+    register("fitconnect_events", follower, interval=30.0)
 
 
 @hub.hookimpl
@@ -303,8 +310,8 @@ def register_tables(register: Any) -> None:
 @hub.hookimpl
 def register_settings(register: Any) -> None:
     """``[plugins.fitconnect]`` (development: the embedded simulator), ``[adapters.x]`` of
-    type ``fitconnect``, ``[channels.fitconnect_subscriber]``, ``[channels.fitconnect_events]``."""
-    from pydantic import BaseModel, ConfigDict, Field
+    type ``fitconnect``, ``[channels.fitconnect_subscriber]``, ``[pollers.fitconnect_events]``."""
+    from pydantic import BaseModel, ConfigDict
 
     from hub_fitconnect.sender import SenderSettings
     from hub_fitconnect.sim.embedded import EmbeddedSettings
@@ -314,13 +321,10 @@ def register_settings(register: Any) -> None:
         model_config = ConfigDict(extra="forbid")
         simulator: EmbeddedSettings | None = None
 
-    class EventsSettings(SenderSettings):
-        interval: float = Field(default=30.0, gt=0, description="Seconds between looks")
-
     register(FitConnectPluginSettings)
     register(SenderSettings, adapter_type="fitconnect")
     register(SubscriberSettings, channel_type="fitconnect_subscriber")
-    register(EventsSettings, channel_type="fitconnect_events")
+    register(SenderSettings, poller_type="fitconnect_events")
 
 
 @hub.hookimpl

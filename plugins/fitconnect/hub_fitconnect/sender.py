@@ -13,7 +13,6 @@ record's status.
 from __future__ import annotations
 
 import json
-import threading
 import uuid
 from typing import Any
 
@@ -281,29 +280,22 @@ def follow(h: Any, api: SubmissionApi) -> int:
 
 
 class EventFollower:
-    """The ``fitconnect_events`` channel: follows what became of sent submissions."""
+    """The ``fitconnect_events`` poller: follows what became of sent submissions."""
 
-    def __init__(self, settings: dict[str, Any], h: Any):
-        from hub import parse_settings
-
-        self.interval = float(settings.pop("interval", 30))
-        self.settings = parse_settings(SenderSettings, settings)
+    def __init__(self, settings: SenderSettings, h: Any):
+        self.settings = settings
         self.hub = h
         self.api = SubmissionApi(
             self.settings.submission_api,
             self.settings.token_url,
             self.settings.client_id,
-            self.settings.client_secret.reveal("channels.fitconnect_events.client_secret"),
+            self.settings.client_secret.reveal("pollers.fitconnect_events.client_secret"),
             http=h.http_client(timeout=self.settings.timeout),
         )
 
-    def run(self, stop: threading.Event) -> None:
-        while not stop.is_set():
-            try:
-                follow(self.hub, self.api)
-            except hub.AdapterError as exc:
-                log.warning("fitconnect_follow_failed", error=type(exc).__name__)
-            stop.wait(self.interval)
+    def poll(self) -> None:
+        """One look at the events of every submission still open (the core repeats it)."""
+        follow(self.hub, self.api)
 
 
 __all__ = ["EventFollower", "FitConnectAdapter", "SenderSettings", "follow"]

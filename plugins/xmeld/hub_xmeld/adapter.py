@@ -88,7 +88,7 @@ class XMeldSettings(XtaSettings):
 
 
 class InboxSettings(XtaSettings):
-    interval: float = Field(default=30.0, gt=0, description="Seconds between mailbox polls")
+    """``[pollers.xmeld_inbox]``: our XTA mailbox (``interval`` is the core's)."""
 
 
 def record_for(store: Any, nachrichten_uuid: str) -> str | None:
@@ -209,31 +209,25 @@ class XMeldAdapter:
         return f"XTA account {self.settings.account} active"
 
 
-class InboxChannel:
-    """Polls our XTA mailbox and applies the Meldebehörde's answers (close-after-process)."""
+class InboxPoller:
+    """The ``xmeld_inbox`` poller: reads our XTA mailbox and applies the Meldebehörde's
+    answers (close-after-process); a gateway that is away raises, and the core backs off."""
 
     def __init__(self, settings: InboxSettings, h: Any):
         self.settings = settings
         self.hub = h
         self.client, self.schema = settings.client()
 
-    def run(self, stop: Any) -> None:
+    def poll(self) -> None:
         from hub_xmeld.inbox import process_inbox
 
-        while not stop.is_set():
-            try:
-                process_inbox(
-                    self.hub, self.client, self.schema, lambda u: record_for(self.hub.store, u)
-                )
-            except hub.AdapterError as exc:  # gateway down: try again at the next poll
-                log.warning("xmeld_inbox_failed", error=type(exc).__name__)
-            stop.wait(self.settings.interval)
+        process_inbox(self.hub, self.client, self.schema, lambda u: record_for(self.hub.store, u))
 
 
-def make_inbox(settings: dict[str, Any], h: Any) -> InboxChannel:
+def make_inbox(settings: dict[str, Any], h: Any) -> InboxPoller:
     from hub import parse_settings
 
-    return InboxChannel(parse_settings(InboxSettings, settings), h)
+    return InboxPoller(parse_settings(InboxSettings, settings), h)
 
 
 def make_adapter(settings: dict[str, Any], h: Any) -> XMeldAdapter:
@@ -242,4 +236,4 @@ def make_adapter(settings: dict[str, Any], h: Any) -> XMeldAdapter:
     return XMeldAdapter(parse_settings(XMeldSettings, settings), h)
 
 
-__all__ = ["InboxChannel", "XMeldAdapter", "make_adapter", "make_inbox", "record_for"]
+__all__ = ["InboxPoller", "XMeldAdapter", "make_adapter", "make_inbox", "record_for"]

@@ -155,10 +155,11 @@ def register_adapters(register: Any) -> None:
 
 
 @hub.hookimpl
-def register_channels(register: Any) -> None:
+def register_pollers(register: Any) -> None:
+    """``[pollers.xmeld_inbox]``: the Meldebehörde's answers from our XTA mailbox."""
     from hub_xmeld.adapter import make_inbox
 
-    register("xmeld_inbox", make_inbox)
+    register("xmeld_inbox", make_inbox, interval=30.0)
 
 
 @hub.hookimpl
@@ -173,7 +174,7 @@ def register_tables(register: Any) -> None:
 @hub.hookimpl
 def register_settings(register: Any) -> None:
     """``[plugins.xmeld]`` (development: the embedded gateway and Meldebehörde),
-    ``[adapters.x]`` of type ``xmeld``, ``[channels.xmeld_inbox]``."""
+    ``[adapters.x]`` of type ``xmeld``, ``[pollers.xmeld_inbox]``."""
     from pydantic import BaseModel, ConfigDict
 
     from hub_xmeld.adapter import InboxSettings, XMeldSettings
@@ -185,7 +186,7 @@ def register_settings(register: Any) -> None:
 
     register(XMeldPluginSettings)
     register(XMeldSettings, adapter_type="xmeld")
-    register(InboxSettings, channel_type="xmeld_inbox")
+    register(InboxSettings, poller_type="xmeld_inbox")
 
 
 @hub.hookimpl

@@ -66,15 +66,12 @@ def chain(gateway, xta_client, xoev_dir, schema, tmp_path):
                 },
             }
         },
+        pollers={"xmeld_inbox": {**xta_settings, "interval": 0.05}},
         plugins={"ozg_catalog": {"pvog_enabled": False}},
     )
     stop = threading.Event()
     with LiveHub(config) as live:
-        inbox = adapter.make_inbox({**xta_settings, "interval": 0.05}, live.hub)
-        threads = [
-            threading.Thread(target=office.run, args=(stop,), daemon=True),
-            threading.Thread(target=inbox.run, args=(stop,), daemon=True),
-        ]
+        threads = [threading.Thread(target=office.run, args=(stop,), daemon=True)]
         for t in threads:
             t.start()
         try:
