@@ -85,6 +85,7 @@ _LAZY = {
     "Secret": ("hub.core.secrets", "Secret"),
     "PluginState": ("hub.core.state", "PluginState"),
     "FollowUp": ("hub.core.hub", "FollowUp"),
+    "AttachmentBackend": ("hub.core.attachments", "AttachmentBackend"),
     "require_client": ("hub.core.auth", "require_client"),
     "may_act_for": ("hub.core.auth", "may_act_for"),
     "parse_settings": ("hub.adapters._settings", "parse_settings"),

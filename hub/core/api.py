@@ -18,7 +18,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from hub import __version__
-from hub.core.attachments import UnknownAttachment
+from hub.core.attachments import AttachmentWithheld, UnknownAttachment
 from hub.core.auth import may_act_for, require_client
 from hub.core.config import ClientConfig
 from hub.core.errors import IntakeRejected
@@ -310,14 +310,26 @@ def create_app(hub: Hub) -> FastAPI:
         _visible(client, record_id)
         return {"items": [a.model_dump() for a in hub.attachments.list(record_id)]}
 
-    @app.get("/v1/records/{record_id}/attachments/{attachment_id}", responses={404: {}})
+    @app.get(
+        "/v1/records/{record_id}/attachments/{attachment_id}",
+        responses={403: {}, 404: {}, 410: {}},
+    )
     def get_attachment(record_id: str, attachment_id: str, client: ClientConfig = read) -> Any:
         """The bytes of one attachment, with its media type and SHA-256 as ``Digest``."""
         _visible(client, record_id)
         try:
-            meta, stream = hub.attachments.open(record_id, attachment_id)
+            meta, stream = hub.attachments.open(record_id, attachment_id, for_client=True)
         except UnknownAttachment:
             raise HTTPException(404, "no such attachment") from None
+        except AttachmentWithheld:
+            return problem(
+                403,
+                "Withheld",
+                "this attachment's bytes are released only to the adapter that delivers them",
+                kind="withheld",
+            )
+        except LookupError:
+            return problem(410, "Gone", "the attachment's bytes were destroyed", kind="gone")
 
         def body() -> Iterator[bytes]:
             with stream:

@@ -6,6 +6,12 @@ real name. The metadata row is written only after the bytes are durable. Files t
 submission are staged first and their rows committed in the record's own transaction, so no
 adapter can lease a record whose documents are not stored yet. Adding the same attachment id
 twice returns the first one (answers fetched again after a crash are harmless).
+
+Bytes a plugin must keep its own way — biometric data encrypted at rest and shredded after
+delivery — stay in that plugin's *backend* (``register_attachment_backends``); the record's
+rows name the backend and its reference, so every attachment is listed, opened and deleted
+through this one store. A backend may withhold its bytes from API clients (they then reach
+only the adapters that deliver them).
 """
 
 from __future__ import annotations
@@ -16,11 +22,12 @@ import tempfile
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, Protocol, runtime_checkable
 
 from sqlalchemy import delete, insert, select
 from sqlalchemy.exc import IntegrityError
 
+from hub.core.errors import ConfigurationError
 from hub.core.record import Attachment
 from hub.core.store import Store, utcnow
 from hub.core.store.schema import record_attachments, records
@@ -28,8 +35,31 @@ from hub.core.store.schema import record_attachments, records
 CHUNK = 1 << 20
 
 
+FILES = "files"  # the built-in backend: content-addressed files under attachments.directory
+
+
 class UnknownAttachment(KeyError):
     """No such attachment on that record."""
+
+
+class AttachmentWithheld(PermissionError):
+    """The attachment's backend releases its bytes to delivering adapters only."""
+
+
+@runtime_checkable
+class AttachmentBackend(Protocol):
+    """Where a plugin keeps attachment bytes; ``ref`` is its own locator."""
+
+    #: False: API clients see the attachment listed but cannot download it.
+    client_readable: bool
+
+    def open(self, ref: str) -> BinaryIO:
+        """The bytes as a readable binary stream; ``LookupError`` when they are gone."""
+        ...
+
+    def delete(self, ref: str) -> None:
+        """Destroy the bytes (idempotent)."""
+        ...
 
 
 def _chunks(data: bytes | Iterable[bytes]) -> Iterator[bytes]:
@@ -53,6 +83,8 @@ class StagedFile:
 
     attachment: Attachment
     source: str | None = None
+    backend: str = FILES
+    ref: str | None = None
 
     def row(self, record_id: str, added_at: object) -> dict[str, object]:
         a = self.attachment
@@ -66,6 +98,8 @@ class StagedFile:
             "filename": a.filename,
             "source": self.source,
             "added_at": added_at,
+            "backend": self.backend,
+            "ref": self.ref,
         }
 
 
@@ -75,6 +109,28 @@ class AttachmentStore:
     def __init__(self, directory: str | os.PathLike[str], store: Store):
         self.directory = Path(directory)
         self.store = store
+        self.backends: dict[str, AttachmentBackend] = {}
+
+    def register_backend(self, name: str, backend: AttachmentBackend) -> None:
+        if name == FILES or name in self.backends:
+            raise ConfigurationError(f"attachment backend {name!r} is already registered")
+        if not (
+            isinstance(backend, AttachmentBackend) and isinstance(backend.client_readable, bool)
+        ):
+            raise ConfigurationError(
+                f"attachment backend {name!r} needs open(ref), delete(ref) and client_readable"
+            )
+        self.backends[name] = backend
+
+    def stage_held(
+        self, attachment: Attachment, *, backend: str, ref: str, source: str | None = None
+    ) -> StagedFile:
+        """An attachment whose bytes a plugin's backend already holds durably (an encrypted
+        upload); pass it to intake like a staged file, and the row is committed with the
+        record."""
+        if backend not in self.backends:
+            raise ConfigurationError(f"no attachment backend {backend!r} is registered")
+        return StagedFile(attachment, source, backend, ref)
 
     def _path(self, sha256: str) -> Path:
         return self.directory / sha256[:2] / sha256
@@ -197,11 +253,38 @@ class AttachmentStore:
             ).all()
         return [_attachment(r) for r in rows]
 
-    def open(self, record_id: str, attachment_id: str) -> tuple[Attachment, BinaryIO]:
-        """The attachment and its bytes as an open binary file (the caller closes it)."""
-        meta = self.get(record_id, attachment_id)
-        assert meta is not None
-        return meta, self._path(meta.sha256).open("rb")
+    def _row(self, record_id: str, attachment_id: str) -> object:
+        with self.store.read_engine.connect() as conn:
+            row = conn.execute(
+                select(record_attachments).where(
+                    record_attachments.c.record_id == record_id,
+                    record_attachments.c.attachment_id == attachment_id,
+                )
+            ).first()
+        if row is None:
+            raise UnknownAttachment(attachment_id)
+        return row
+
+    def _backend(self, name: str) -> AttachmentBackend:
+        found = self.backends.get(name)
+        if found is None:
+            raise LookupError(f"attachment backend {name!r} is not installed")
+        return found
+
+    def open(
+        self, record_id: str, attachment_id: str, *, for_client: bool = False
+    ) -> tuple[Attachment, BinaryIO]:
+        """The attachment and its bytes as an open binary stream (the caller closes it).
+        ``for_client``: an API client asks, and a backend that withholds bytes from clients
+        raises :class:`AttachmentWithheld`. ``LookupError`` when the bytes are gone."""
+        row = self._row(record_id, attachment_id)
+        meta = _attachment(row)
+        if row.backend == FILES:  # type: ignore[attr-defined]
+            return meta, self._path(meta.sha256).open("rb")
+        backend = self._backend(row.backend)  # type: ignore[attr-defined]
+        if for_client and not backend.client_readable:
+            raise AttachmentWithheld(attachment_id)
+        return meta, backend.open(row.ref)  # type: ignore[attr-defined]
 
     def read(self, record_id: str, attachment_id: str) -> bytes:
         _, stream = self.open(record_id, attachment_id)
@@ -209,9 +292,21 @@ class AttachmentStore:
             return stream.read()
 
     def delete(self, record_id: str, attachment_id: str) -> None:
-        """Forget the attachment; its bytes go when no other attachment has the same content."""
-        meta = self.get(record_id, attachment_id)
-        assert meta is not None
+        """Forget the attachment and destroy its bytes: a backend's through the backend (after
+        the row is gone), a file when no other attachment has the same content."""
+        row = self._row(record_id, attachment_id)
+        meta = _attachment(row)
+        if row.backend != FILES:  # type: ignore[attr-defined]
+            backend = self._backend(row.backend)  # type: ignore[attr-defined]
+            with self.store.engine.begin() as conn:
+                conn.execute(
+                    delete(record_attachments).where(
+                        record_attachments.c.record_id == record_id,
+                        record_attachments.c.attachment_id == attachment_id,
+                    )
+                )
+            backend.delete(row.ref)  # type: ignore[attr-defined]
+            return
         with self.store.engine.begin() as conn:
             conn.execute(
                 delete(record_attachments).where(
@@ -221,7 +316,8 @@ class AttachmentStore:
             )
             shared = conn.execute(
                 select(record_attachments.c.record_id).where(
-                    record_attachments.c.sha256 == meta.sha256
+                    record_attachments.c.sha256 == meta.sha256,
+                    record_attachments.c.backend == FILES,
                 )
             ).first()
         if shared is None:
@@ -239,4 +335,10 @@ def _attachment(row: object) -> Attachment:
     )
 
 
-__all__ = ["AttachmentStore", "StagedFile", "UnknownAttachment"]
+__all__ = [
+    "AttachmentBackend",
+    "AttachmentStore",
+    "AttachmentWithheld",
+    "StagedFile",
+    "UnknownAttachment",
+]

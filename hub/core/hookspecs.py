@@ -24,6 +24,7 @@ if TYPE_CHECKING:  # pragma: no cover - imports for annotations only
     from hub.core.hub import Hub
     from hub.core.registry import (
         RegisterAdapter,
+        RegisterAttachmentBackend,
         RegisterChannel,
         RegisterEnricher,
         RegisterIdentityProvider,
@@ -154,6 +155,21 @@ def register_statuses(register: RegisterStatuses) -> None:
     owns each namespace. The core's own statuses (``accepted``, ``delivering``,
     ``delivered``, ``retry``, ``dead_letter``) have none. ``GET /v1/statuses`` and ``hub
     statuses`` list them all, for people and for what acts on a status (notifications).
+    """
+
+
+@hookspec
+def register_attachment_backends(register: RegisterAttachmentBackend, hub: Hub) -> None:
+    """Register places that keep attachment bytes the plugin's own way (encrypted at rest,
+    destroyed after delivery), so the hub's one attachment store covers them too.
+
+    Call ``register(name, backend)``; ``backend`` has ``client_readable`` (False: API clients
+    see the attachment listed but get 403 for its bytes), ``open(ref)`` (a readable binary
+    stream; ``LookupError`` when the bytes are gone) and ``delete(ref)`` (idempotent). Hand
+    attachments in with ``hub.attachments.stage_held(attachment, backend=name, ref=...)`` and
+    intake's ``files=``: the rows commit with the record. Adapters read them with
+    ``hub.attachments.open(record_id, attachment_id)``; ``hub.attachments.delete`` destroys
+    them through the backend.
     """
 
 

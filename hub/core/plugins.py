@@ -89,6 +89,7 @@ _REGISTRATION = frozenset(
         "register_settings",
         "register_services",
         "register_statuses",
+        "register_attachment_backends",
     }
 )
 
@@ -332,6 +333,7 @@ class PluginManager:
         hook.register_tables(register=tables)
         hook.register_settings(register=settings)
         hook.register_statuses(register=statuses)
+        hook.register_attachment_backends(register=hub.attachments.register_backend, hub=hub)
         reg.enrichers.sort(key=lambda e: PHASES.index(e.phase))  # stable: pluggy's call order
         return reg
 

@@ -285,6 +285,10 @@ CORE_STATUSES = {
 }
 
 
+class RegisterAttachmentBackend(Protocol):
+    def __call__(self, name: str, backend: Any) -> None: ...
+
+
 class RegisterStatuses(Protocol):
     def __call__(self, namespace: str, statuses: Mapping[str, str]) -> None: ...
 

@@ -129,5 +129,8 @@ record_attachments = Table(
     Column("source", String(64)),
     Column("added_at", UtcDateTime(), nullable=False),
     Column("filename", String(500)),
+    # Where the bytes are: 'files' (content-addressed by sha256) or a plugin's backend + ref.
+    Column("backend", String(32), nullable=False, server_default="files"),
+    Column("ref", String(255)),
     Index("ix_record_attachments_sha256", "sha256"),
 )

@@ -28,6 +28,7 @@ from hub import (
     problem,
 )
 from hub_bundesdruckerei import checks
+from hub_bundesdruckerei.attachments import NAME as BACKEND
 from hub_bundesdruckerei.store import KofferStore
 
 # Reisepass, Personalausweis and the other identity documents (LeiKa prefixes).
@@ -215,7 +216,17 @@ def router(h: Any, state: Any) -> APIRouter:
         key = request.headers.get("idempotency-key")
 
         def accept() -> Any:
-            return h.intake.submit(sub, client=f"{DEVICE_CLIENT}{device.name}", idempotency_key=key)
+            # The uploads become the record's attachments in the record's own transaction;
+            # their bytes stay encrypted where they are (the koffer attachment backend).
+            files = [
+                h.attachments.stage_held(
+                    a, backend=BACKEND, ref=a.id, source=f"{DEVICE_CLIENT}{device.name}"
+                )
+                for a in sub.attachments
+            ]
+            return h.intake.submit(
+                sub, client=f"{DEVICE_CLIENT}{device.name}", idempotency_key=key, files=files
+            )
 
         try:
             accepted = await anyio.to_thread.run_sync(accept)

@@ -25,6 +25,7 @@ from hub_bundesdruckerei.applications import is_identity_document
 from hub_bundesdruckerei.store import KofferStore
 
 log = structlog.get_logger("hub.koffer")
+SEGMENT_READ = 1 << 20  # bytes per read while streaming a package out
 STATUS_WORDS = {
     "received": "Der Antrag ist im Pass- und Ausweisverfahren eingegangen.",
     "in_production": "Das Dokument wird bei der Bundesdruckerei hergestellt.",
@@ -54,16 +55,14 @@ class PassportOfficeAdapter:
         if not is_identity_document(record) or record.channel.value != "koffer":
             raise hub.PermanentError("passport_office takes koffer passport/ID-card applications")
         store: KofferStore = self.state()
-        uploads = []
-        for attachment in record.attachments:
-            upload = store.get(attachment.id)
-            if upload is None or not upload.complete:
-                raise hub.PermanentError(f"attachment {attachment.id}: no complete upload")
-            uploads.append(upload)
+        readers: list[Any] = []
         try:
-            readers = [store.reader(u) for u in uploads]
-        except LookupError:
-            raise hub.PermanentError("the application's data was destroyed (retention)") from None
+            for attachment in record.attachments:
+                readers.append(self._open(store, record, attachment))
+        except BaseException:
+            for reader in readers:
+                reader.close()
+            raise
         manifest = package.sign(
             record.model_dump(mode="json", exclude={"deliveries", "history"}),
             [a.model_dump() for a in record.attachments],
@@ -72,7 +71,7 @@ class PassportOfficeAdapter:
         content_type, body = package.multipart(
             manifest,
             [
-                (a.model_dump(), r.chunks())
+                (a.model_dump(), iter(lambda r=r: r.read(SEGMENT_READ), b""))
                 for a, r in zip(record.attachments, readers, strict=True)
             ],
         )
@@ -102,6 +101,25 @@ class PassportOfficeAdapter:
             return {"status": code, "receipt": receipt}
         raise hub.PermanentError(f"passport software answered {code}")
 
+    def _open(self, store: KofferStore, record: hub.Record, attachment: hub.Attachment) -> Any:
+        """The attachment's plaintext as a stream, through the hub's attachment store."""
+        try:
+            return self.hub.attachments.open(str(record.id), attachment.id)[1]
+        except KeyError:  # accepted before attachments named their backend: the upload itself
+            upload = store.get(attachment.id)
+            if upload is None or not upload.complete:
+                raise hub.PermanentError(
+                    f"attachment {attachment.id}: no complete upload"
+                ) from None
+            try:
+                return store.reader(upload)
+            except LookupError:
+                raise hub.PermanentError("the application's data was destroyed") from None
+        except LookupError:
+            raise hub.PermanentError(
+                f"attachment {attachment.id}: its data was destroyed (retention) or never completed"
+            ) from None
+
     def check(self, ctx: hub.CheckContext) -> str:
         try:
             response = ctx.http.request(
@@ -122,9 +140,19 @@ class StatusIn(BaseModel):
 
 
 def destroy_for(h: Any, store: KofferStore, record: hub.Record, *, actor: str, why: str) -> int:
-    """Destroy the data keys and files of the record's uploads; returns cases destroyed."""
+    """Destroy the data keys and files of the record's uploads, and their attachment rows in
+    the hub's store (the API lists them no more); returns cases destroyed."""
     cases = {u.case_id for a in record.attachments if (u := store.get(a.id)) is not None}
-    return sum(store.destroy_case(c, actor=actor, why=why) for c in sorted(cases))
+    destroyed = sum(store.destroy_case(c, actor=actor, why=why) for c in sorted(cases))
+    forget_attachments(h, str(record.id), {a.id for a in record.attachments})
+    return destroyed
+
+
+def forget_attachments(h: Any, record_id: str, upload_ids: set[str]) -> None:
+    """Drop the hub's rows of destroyed uploads (the backend finds the case destroyed)."""
+    for attachment in h.attachments.list(record_id):
+        if attachment.id in upload_ids:
+            h.attachments.delete(record_id, attachment.id)
 
 
 def callback_router(h: Any, state: Any) -> APIRouter:
@@ -195,9 +223,11 @@ def purge(h: Any, store: KofferStore) -> dict[str, int]:
     destroyed = 0
     for case_id in old:
         record_id = store.record_of_case(case_id)
+        uploads = {u.id for u in store.uploads_of_case(case_id)}
         if store.destroy_case(case_id, actor="janitor", why="retention time over"):
             destroyed += 1
             if record_id:
+                forget_attachments(h, record_id, uploads)
                 h.report_status(
                     record_id,
                     "koffer:data_purged",

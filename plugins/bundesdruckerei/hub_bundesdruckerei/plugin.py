@@ -286,3 +286,12 @@ def register_statuses(register: Any) -> None:
         "koffer",
         {"data_purged": "Undelivered biometric data destroyed when the retention time ended"},
     )
+
+
+@hub.hookimpl
+def register_attachment_backends(register: Any, hub: Any) -> None:
+    """The koffer's encrypted uploads, as attachments of the records they belong to."""
+    from hub_bundesdruckerei.attachments import NAME as BACKEND
+    from hub_bundesdruckerei.attachments import KofferBackend
+
+    register(BACKEND, KofferBackend(hub, STATE))

@@ -55,6 +55,7 @@ def test_delivered_received_and_destroyed(delivering, images, tmp_path: Path) ->
     assert case.wrapped_key is None and case.destroyed_why == "confirmed received"
     assert not koffer.store.case_dir(CASE).exists()
     assert all(len(a.sha256) == 64 for a in koffer.hub.store.get_record(rid).attachments)
+    assert koffer.hub.attachments.list(rid) == []  # nor does the attachment store list them
     trail = koffer.store.audit_trail()
     actions = [e["action"] for e in trail]
     assert actions.count("upload_completed") == 4
@@ -140,3 +141,23 @@ def test_retention_destroys_undelivered_data(koffer, images) -> None:
 
     with pytest.raises(hub.PermanentError, match="destroyed"):
         adapter.deliver(koffer.hub.store.get_record(rid), None)
+
+
+def test_the_uploads_are_the_records_attachments_but_their_bytes_stay_sealed(
+    koffer, images, portal_token
+) -> None:
+    """The hub's one attachment store lists a koffer application's uploads (committed with the
+    record); API clients get 403 for the bytes, adapters read the plaintext."""
+    rid = submit(koffer, images)
+    listed = koffer.hub.attachments.list(rid)
+    assert sorted(a.id for a in listed) == sorted(
+        a.id for a in koffer.hub.store.get_record(rid).attachments
+    )
+    with koffer.http(portal_token) as c:
+        items = c.get(f"/v1/records/{rid}/attachments").json()["items"]
+        assert len(items) == 4
+        photo = next(a for a in items if a["purpose"] == "photo")
+        r = c.get(f"/v1/records/{rid}/attachments/{photo['id']}")
+        assert r.status_code == 403 and r.headers["content-type"] == "application/problem+json"
+        assert images["photo"][:64] not in r.content
+    assert koffer.hub.attachments.read(rid, photo["id"]) == images["photo"]
