@@ -94,6 +94,10 @@ _REGISTRATION = frozenset(
 )
 
 
+def _ignore(*args: Any, **kwargs: Any) -> None:
+    return None
+
+
 def _attributed(plugin: str, hook: str, fn: Callable[..., Any]) -> Callable[..., Any]:
     """``fn`` run as ``plugin``'s implementation of ``hook``, with the hook's error policy."""
 
@@ -333,7 +337,9 @@ class PluginManager:
         hook.register_tables(register=tables)
         hook.register_settings(register=settings)
         hook.register_statuses(register=statuses)
-        hook.register_attachment_backends(register=hub.attachments.register_backend, hub=hub)
+        # Without a hub (listing plugins) there is no store to hand backends to.
+        backends = hub.attachments.register_backend if hub is not None else _ignore
+        hook.register_attachment_backends(register=backends, hub=hub)
         reg.enrichers.sort(key=lambda e: PHASES.index(e.phase))  # stable: pluggy's call order
         return reg
 
