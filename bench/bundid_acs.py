@@ -68,9 +68,10 @@ def main() -> None:
     meta = messages.read_idp_metadata(
         messages.idp_metadata(IDP, "https://int.id.bund.de", idp_pair, idp_pair)
     )
-    for label, crypto in (
-        ("PSS + AES-256-GCM + RSA-OAEP", Crypto()),
-        ("legacy rsa-sha256 + AES-256-CBC + OAEP-MGF1P", Crypto.legacy()),
+    for label, crypto, legacy in (
+        ("PSS + AES-256-GCM + RSA-OAEP", Crypto(), False),
+        # accepted only with [plugins.bundid] legacy_algorithms = true (off by default)
+        ("legacy rsa-sha256 + AES-256-CBC + OAEP-MGF1P", Crypto.legacy(), True),
     ):
         spec = ResponseSpec(IDP, SP, ACS, "_r", PERSONAS["eid"], ATTRS)
         raw = base64.b64encode(
@@ -88,6 +89,7 @@ def main() -> None:
                 idp=meta,
                 lookup_request=lambda rid, p=pending: p,
                 assertion_seen=lambda a: False,
+                legacy_algorithms=legacy,
             )
             ours.append(time.perf_counter() - t)
             t = time.perf_counter()
