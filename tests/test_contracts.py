@@ -117,3 +117,17 @@ def test_plugins_use_only_the_public_surface() -> None:
                 if private or foreign:
                     offences.append(f"{path.relative_to(ROOT)}:{node.lineno}: {name}")
     assert offences == []
+
+
+def test_plugins_reach_the_database_through_the_store_api() -> None:
+    """Plugin tables are read and written with ``store.transaction()`` / ``store.reading()``,
+    never through the store's engines (how the core connects is its own business)."""
+    import ast
+
+    offences = [
+        f"{path.relative_to(ROOT)}:{node.lineno}: .{node.attr}"
+        for path in sorted((ROOT / "plugins").rglob("*.py"))
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
+        if isinstance(node, ast.Attribute) and node.attr in ("engine", "read_engine")
+    ]
+    assert offences == []

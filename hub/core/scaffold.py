@@ -187,14 +187,14 @@ cases = Table(
 
 
 def remember(store: Any, record_id: str, case_id: str) -> None:
-    with store.engine.begin() as conn:
+    with store.transaction() as conn:
         if conn.execute(select(cases.c.record_id).where(cases.c.record_id == record_id)).first():
             return  # a retry after the step: already noted
         conn.execute(insert(cases).values(record_id=record_id, case_id=case_id, at=hub.utcnow()))
 
 
 def cases_of(store: Any) -> list[Any]:
-    with store.read_engine.connect() as conn:
+    with store.reading() as conn:
         return list(conn.execute(select(cases).order_by(cases.c.at.desc())).all())
 '''
 

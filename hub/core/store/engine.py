@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 
@@ -81,6 +82,25 @@ class Connections:
             conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
         return engine
+
+    # --- for plugin tables (the public way in; plugins never touch the engines) -------------
+
+    def transaction(self) -> AbstractContextManager[Connection]:
+        """A write transaction on the hub's database: committed when the block ends, rolled
+        back when it raises. On SQLite it takes the one writer lock at once (``BEGIN
+        IMMEDIATE``), so a read-then-write inside it cannot deadlock with another writer."""
+        return self.engine.begin()
+
+    def reading(self) -> AbstractContextManager[Connection]:
+        """A connection for reading (on SQLite its own pool, which never waits for the writer;
+        on PostgreSQL the same pool). Write only through :meth:`transaction`."""
+        return self.read_engine.connect()
+
+    def has_table(self, name: str) -> bool:
+        """Whether a table exists (e.g. before a plugin's migration ran)."""
+        from sqlalchemy import inspect
+
+        return inspect(self.read_engine).has_table(name)
 
     def dispose(self) -> None:
         self.engine.dispose()

@@ -83,7 +83,7 @@ class KofferStore:
     # --- audit -------------------------------------------------------------------------------
 
     def audit(self, actor: str, action: str, subject: str, detail: str | None = None) -> None:
-        with self.store.engine.begin() as conn:
+        with self.store.transaction() as conn:
             conn.execute(
                 insert(tables.audit).values(
                     at=utcnow(), actor=actor, action=action, subject=subject, detail=detail
@@ -94,7 +94,7 @@ class KofferStore:
         query = select(tables.audit).order_by(tables.audit.c.id)
         if subject_prefix:
             query = query.where(tables.audit.c.subject.startswith(subject_prefix))
-        with self.store.read_engine.connect() as conn:
+        with self.store.reading() as conn:
             return [dict(r._mapping) for r in conn.execute(query)]
 
     # --- devices -----------------------------------------------------------------------------
@@ -107,7 +107,7 @@ class KofferStore:
             raise DeviceError("municipality: a 12-digit Amtlicher Regionalschlüssel (ARS)")
         token = TOKEN_PREFIX + secrets.token_urlsafe(32)
         try:
-            with self.store.engine.begin() as conn:
+            with self.store.transaction() as conn:
                 conn.execute(
                     insert(tables.devices).values(
                         name=name,
@@ -122,12 +122,12 @@ class KofferStore:
         return token
 
     def devices(self) -> list[Device]:
-        with self.store.read_engine.connect() as conn:
+        with self.store.reading() as conn:
             rows = conn.execute(select(tables.devices).order_by(tables.devices.c.name)).all()
         return [Device(r.name, r.municipality, r.created_at, r.revoked_at) for r in rows]
 
     def revoke(self, name: str, *, actor: str = "cli") -> None:
-        with self.store.engine.begin() as conn:
+        with self.store.transaction() as conn:
             done = conn.execute(
                 update(tables.devices)
                 .where(tables.devices.c.name == name, tables.devices.c.revoked_at.is_(None))
@@ -141,7 +141,7 @@ class KofferStore:
 
     def authenticate(self, token: str) -> Device | None:
         """The active device holding ``token``, or None."""
-        with self.store.read_engine.connect() as conn:
+        with self.store.reading() as conn:
             row = conn.execute(
                 select(tables.devices).where(tables.devices.c.token_sha256 == _sha(token))
             ).first()
@@ -163,7 +163,7 @@ class KofferStore:
         if cached is not None:
             return cached
         now = time.monotonic()
-        with self.store.read_engine.connect() as conn:
+        with self.store.reading() as conn:
             row = conn.execute(
                 select(tables.devices.c.revoked_at).where(tables.devices.c.name == name)
             ).first()
@@ -176,12 +176,12 @@ class KofferStore:
 
     def case_key(self, case_id: str, device: str) -> bytes:
         """The data key of ``case_id`` (made on first use); the case belongs to one device."""
-        with self.store.read_engine.connect() as conn:
+        with self.store.reading() as conn:
             row = conn.execute(select(tables.cases).where(tables.cases.c.id == case_id)).first()
         if row is None:
             wrapped = crypto.wrap(self.master, crypto.new_data_key())
             try:
-                with self.store.engine.begin() as conn:
+                with self.store.transaction() as conn:
                     conn.execute(
                         insert(tables.cases).values(
                             id=case_id, device=device, wrapped_key=wrapped, created_at=utcnow()
@@ -199,7 +199,7 @@ class KofferStore:
     def destroy_case(self, case_id: str, *, actor: str, why: str) -> bool:
         """Destroy the case's data key and its encrypted files (crypto-shredding plus deletion).
         Returns False when it was destroyed before."""
-        with self.store.engine.begin() as conn:
+        with self.store.transaction() as conn:
             done = conn.execute(
                 update(tables.cases)
                 .where(tables.cases.c.id == case_id, tables.cases.c.destroyed_at.is_(None))
@@ -211,20 +211,20 @@ class KofferStore:
         return bool(done)
 
     def bind_record(self, case_id: str, record_id: str) -> None:
-        with self.store.engine.begin() as conn:
+        with self.store.transaction() as conn:
             conn.execute(
                 update(tables.cases).where(tables.cases.c.id == case_id).values(record_id=record_id)
             )
 
     def record_of_case(self, case_id: str) -> str | None:
-        with self.store.read_engine.connect() as conn:
+        with self.store.reading() as conn:
             row = conn.execute(
                 select(tables.cases.c.record_id).where(tables.cases.c.id == case_id)
             ).first()
         return row.record_id if row else None
 
     def stale_cases(self, older_than: datetime) -> list[str]:
-        with self.store.read_engine.connect() as conn:
+        with self.store.reading() as conn:
             rows = conn.execute(
                 select(tables.cases.c.id).where(
                     tables.cases.c.destroyed_at.is_(None), tables.cases.c.created_at < older_than
@@ -259,13 +259,13 @@ class KofferStore:
             "expires_at": now + timedelta(hours=self.settings.upload_expiry_hours),
             "location": location,
         }
-        with self.store.engine.begin() as conn:
+        with self.store.transaction() as conn:
             conn.execute(insert(tables.uploads).values(**values))
         self.audit(f"device:{device}", "upload_created", f"upload:{upload_id}", purpose)
         return Upload(**values, sha256=None, completed_at=None)
 
     def get(self, upload_id: str) -> Upload | None:
-        with self.store.read_engine.connect() as conn:
+        with self.store.reading() as conn:
             row = conn.execute(
                 select(tables.uploads).where(tables.uploads.c.id == upload_id)
             ).first()
@@ -273,7 +273,7 @@ class KofferStore:
 
     def advance(self, upload: Upload, *, offset: int, segments: int, stored: int) -> None:
         """Record committed bytes; fenced on the old offset so two writers cannot both win."""
-        with self.store.engine.begin() as conn:
+        with self.store.transaction() as conn:
             done = conn.execute(
                 update(tables.uploads)
                 .where(tables.uploads.c.id == upload.id, tables.uploads.c.offset == upload.offset)
@@ -283,7 +283,7 @@ class KofferStore:
             raise RuntimeError("the upload moved on concurrently")
 
     def complete(self, upload: Upload, sha256: str) -> None:
-        with self.store.engine.begin() as conn:
+        with self.store.transaction() as conn:
             conn.execute(
                 update(tables.uploads)
                 .where(tables.uploads.c.id == upload.id)
@@ -292,13 +292,13 @@ class KofferStore:
         self.audit(f"device:{upload.device}", "upload_completed", f"upload:{upload.id}")
 
     def delete_upload(self, upload: Upload, *, actor: str, why: str) -> None:
-        with self.store.engine.begin() as conn:
+        with self.store.transaction() as conn:
             conn.execute(tables.uploads.delete().where(tables.uploads.c.id == upload.id))
         self.path(upload).unlink(missing_ok=True)
         self.audit(actor, "upload_deleted", f"upload:{upload.id}", why)
 
     def expired_uploads(self, now: datetime) -> list[Upload]:
-        with self.store.read_engine.connect() as conn:
+        with self.store.reading() as conn:
             rows = conn.execute(
                 select(tables.uploads).where(
                     tables.uploads.c.completed_at.is_(None), tables.uploads.c.expires_at < now
@@ -307,7 +307,7 @@ class KofferStore:
         return [Upload(**r._mapping) for r in rows]
 
     def uploads_of_case(self, case_id: str) -> list[Upload]:
-        with self.store.read_engine.connect() as conn:
+        with self.store.reading() as conn:
             rows = conn.execute(
                 select(tables.uploads).where(tables.uploads.c.case_id == case_id)
             ).all()

@@ -50,7 +50,7 @@ def test_delivered_received_and_destroyed(delivering, images, tmp_path: Path) ->
     manifest = json.loads((stored / "manifest.json").read_text())
     assert manifest["record"]["id"] == rid and len(manifest["attachments"]) == 4
     # The hub's copy is gone: key destroyed, files deleted; the record keeps the hashes.
-    with koffer.hub.store.engine.connect() as conn:
+    with koffer.hub.store.reading() as conn:
         case = conn.execute(select(tables.cases).where(tables.cases.c.id == CASE)).one()
     assert case.wrapped_key is None and case.destroyed_why == "confirmed received"
     assert not koffer.store.case_dir(CASE).exists()
@@ -123,7 +123,7 @@ def test_retention_destroys_undelivered_data(koffer, images) -> None:
     from hub_bundesdruckerei.delivery import purge
 
     rid = submit(koffer, images)
-    with koffer.hub.store.engine.begin() as conn:
+    with koffer.hub.store.transaction() as conn:
         conn.execute(update(tables.cases).values(created_at=utcnow() - timedelta(hours=100)))
     assert purge(koffer.hub, koffer.store) == {"expired_uploads": 0, "cases_destroyed": 1}
     assert "koffer:data_purged" in history(koffer, rid)

@@ -226,7 +226,7 @@ def test_termination_and_expiration(koffer) -> None:
 
         url = create(c, 1000)
         upload_id = url.rsplit("/", 1)[-1]
-        with koffer.hub.store.engine.begin() as conn:
+        with koffer.hub.store.transaction() as conn:
             conn.execute(
                 update(tables.uploads)
                 .where(tables.uploads.c.id == upload_id)
@@ -253,7 +253,7 @@ def test_bytes_are_encrypted_at_rest_and_tampering_is_detected(koffer, master_ke
     # the data key is kept only wrapped by the master key
     from sqlalchemy import select
 
-    with koffer.hub.store.engine.connect() as conn:
+    with koffer.hub.store.reading() as conn:
         wrapped = conn.execute(select(tables.cases.c.wrapped_key)).scalar_one()
     key = crypto.unwrap(master_key, wrapped)
     with pytest.raises(crypto.CorruptData):

@@ -26,7 +26,7 @@ class Ledger:
         self.store = store
 
     def assertion_seen(self, assertion_id: str) -> bool:
-        with self.store.read_engine.connect() as conn:
+        with self.store.reading() as conn:
             return (
                 conn.execute(
                     select(tables.assertions.c.id).where(tables.assertions.c.id == assertion_id)
@@ -42,7 +42,7 @@ class Ledger:
         now = utcnow()
         sid = secrets.token_urlsafe(32)
         absolute, idle = SESSION_LIMITS[result.level]
-        with self.store.engine.begin() as conn:  # an error below rolls all of it back
+        with self.store.transaction() as conn:  # an error below rolls all of it back
             try:
                 conn.execute(
                     insert(tables.requests).values(
@@ -79,7 +79,7 @@ class Ledger:
     def session(self, sid: str, now: datetime | None = None) -> dict[str, Any] | None:
         """The session's data if it is alive (idle and absolute limits), touching it."""
         now = now or utcnow()
-        with self.store.engine.begin() as conn:
+        with self.store.transaction() as conn:
             row = conn.execute(select(tables.sessions).where(tables.sessions.c.sid == sid)).first()
             if row is None:
                 return None
@@ -98,12 +98,12 @@ class Ledger:
         return data
 
     def end_session(self, sid: str) -> None:
-        with self.store.engine.begin() as conn:
+        with self.store.transaction() as conn:
             conn.execute(delete(tables.sessions).where(tables.sessions.c.sid == sid))
 
     def purge(self) -> None:
         now = utcnow()
-        with self.store.engine.begin() as conn:
+        with self.store.transaction() as conn:
             conn.execute(delete(tables.sessions).where(tables.sessions.c.expires_at <= now))
             conn.execute(delete(tables.assertions).where(tables.assertions.c.expires_at <= now))
             conn.execute(delete(tables.requests).where(tables.requests.c.expires_at <= now))

@@ -208,7 +208,7 @@ def test_idle_timeout_ends_the_session(bundid) -> None:
 
         from hub import utcnow
 
-        with bundid.live.hub.store.engine.begin() as conn:
+        with bundid.live.hub.store.transaction() as conn:
             conn.execute(update(tables.sessions).values(last_seen=utcnow() - timedelta(minutes=6)))
         assert b.get("/bundid/me").status_code == 401
         r = b.post("/bundid/logout")
@@ -277,7 +277,7 @@ def test_anonymous_login_starts_leave_nothing_in_the_database(bundid) -> None:
     from sqlalchemy import func, select
 
     def rows() -> int:
-        with bundid.live.hub.store.engine.connect() as conn:
+        with bundid.live.hub.store.reading() as conn:
             return sum(
                 conn.execute(select(func.count()).select_from(t)).scalar_one()
                 for t in (tables.requests, tables.assertions, tables.sessions)

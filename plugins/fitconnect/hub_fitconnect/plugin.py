@@ -55,11 +55,11 @@ def _outcomes(
 ) -> list[dict[str, Any]]:
     """Recorded subscriber outcomes, newest first (of ``destinations`` only, when given);
     works without a running subscriber."""
-    from sqlalchemy import inspect, select
+    from sqlalchemy import select
 
     from hub_fitconnect import tables
 
-    if not inspect(h.store.read_engine).has_table("fitconnect_received"):
+    if not h.store.has_table("fitconnect_received"):
         return []
     t = tables.received
     query = select(t).order_by(t.c.at.desc()).limit(limit)
@@ -67,7 +67,7 @@ def _outcomes(
         query = query.where(t.c.state == state)
     if destinations is not None:
         query = query.where(t.c.destination_id.in_(destinations))
-    with h.store.read_engine.connect() as conn:
+    with h.store.reading() as conn:
         rows = conn.execute(query).all()
     return [
         {
@@ -91,14 +91,14 @@ def check_health(hub: Any) -> list[tuple[str, bool, str]] | None:
     service's event did not verify (unverified) or something unexpected failed."""
     if "fitconnect_subscriber" not in hub.config.channels:
         return None
-    from sqlalchemy import func, inspect, select
+    from sqlalchemy import func, select
 
     from hub_fitconnect import tables
 
     waiting: dict[str, int] = {}
-    if inspect(hub.store.read_engine).has_table("fitconnect_received"):
+    if hub.store.has_table("fitconnect_received"):
         t = tables.received
-        with hub.store.read_engine.connect() as conn:
+        with hub.store.reading() as conn:
             waiting = dict(
                 conn.execute(
                     select(t.c.state, func.count())

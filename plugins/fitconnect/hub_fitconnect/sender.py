@@ -208,7 +208,7 @@ class FitConnectAdapter:
         return {"submissionId": sid, "caseId": case, "destinationId": destination_id}
 
     def _follow_later(self, record: hub.Record, destination_id: str, sid: str, case: str) -> bool:
-        with self.hub.store.engine.begin() as conn:
+        with self.hub.store.transaction() as conn:
             conn.execute(
                 insert(tables.sent).values(
                     submission_id=sid,
@@ -228,7 +228,7 @@ class FitConnectAdapter:
 
 def follow(h: Any, api: SubmissionApi) -> int:
     """Read the event logs of submitted cases; returns how many cases were decided."""
-    with h.store.read_engine.connect() as conn:
+    with h.store.reading() as conn:
         open_cases = conn.execute(
             select(tables.sent).where(tables.sent.c.state == "submitted")
         ).all()
@@ -268,7 +268,7 @@ def follow(h: Any, api: SubmissionApi) -> int:
                 adapter_type="fitconnect",
                 key=f"fitconnect-event:{event.jti}",
             )
-            with h.store.engine.begin() as conn:
+            with h.store.transaction() as conn:
                 conn.execute(
                     update(tables.sent)
                     .where(tables.sent.c.submission_id == row.submission_id)

@@ -456,7 +456,7 @@ class Subscriber:
         self.wake = threading.Event()
         SUBSCRIBER.set(h, self)
         # A held submission waited for a configuration fix; a start may bring it: try now.
-        with h.store.engine.begin() as conn:
+        with h.store.transaction() as conn:
             conn.execute(
                 update(tables.received)
                 .where(tables.received.c.state == "held")
@@ -498,7 +498,7 @@ class Subscriber:
     # --- outcomes ------------------------------------------------------------------------------
 
     def outcome(self, submission_id: str) -> Any:
-        with self.hub.store.read_engine.connect() as conn:
+        with self.hub.store.reading() as conn:
             return conn.execute(
                 select(tables.received).where(tables.received.c.submission_id == submission_id)
             ).first()
@@ -515,7 +515,7 @@ class Subscriber:
     def _remember(self, submission_id: str, **values: Any) -> None:
         """Insert or update the submission's outcome row, in one transaction."""
         where = tables.received.c.submission_id == submission_id
-        with self.hub.store.engine.begin() as conn:
+        with self.hub.store.transaction() as conn:
             if (
                 conn.execute(
                     update(tables.received).where(where).values(at=utcnow(), **values)
@@ -555,7 +555,7 @@ class Subscriber:
     def _settle_stored(self, dest: Destination, listed: set[str]) -> None:
         """A stored submission no longer waiting was decided (our accept got through before a
         crash or a lost answer): read the case's events and record what was decided."""
-        with self.hub.store.read_engine.connect() as conn:
+        with self.hub.store.reading() as conn:
             stored = conn.execute(
                 select(tables.received.c.submission_id, tables.received.c.case_id).where(
                     tables.received.c.state == "stored",

@@ -172,7 +172,7 @@ def test_an_unverifiable_service_event_is_recorded_logged_and_backed_off(
         assert line["submission_id"] == created["submissionId"]
         assert line["case_id"] == created["caseId"] and "submit-submission" in line["reason"]
         assert sub.poll() == ZERO  # backing off: not fetched again on every poll
-        with h.store.engine.begin() as conn:
+        with h.store.transaction() as conn:
             conn.execute(update(tables.received).values(next_attempt_at=utcnow()))
         assert sub.poll() == {**ZERO, "failed": 1}
         row = outcome(h, created["submissionId"])

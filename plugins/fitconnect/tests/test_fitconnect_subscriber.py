@@ -99,7 +99,7 @@ def test_bad_submissions_are_rejected_with_problems(
 
     from hub_fitconnect import tables
 
-    with h.store.engine.connect() as conn:  # the outcome and its reason are recorded
+    with h.store.reading() as conn:  # the outcome and its reason are recorded
         row = conn.execute(select(tables.received)).one()
     assert row.state == "rejected" and problem in row.reason
 

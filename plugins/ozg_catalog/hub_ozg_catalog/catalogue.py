@@ -60,7 +60,7 @@ class Catalogue:
 
     def ensure_builtin(self) -> None:
         """Load the built-in Bürgeramt services into an empty catalogue."""
-        with self.store.engine.begin() as conn:
+        with self.store.transaction() as conn:
             if conn.execute(select(func.count()).select_from(tables.services)).scalar():
                 return
             conn.execute(
@@ -71,7 +71,7 @@ class Catalogue:
     # --- imports (each one transaction: readers see the old state or the new, never a mix) -----
 
     def replace_services(self, rows: list[dict[str, Any]], source: str) -> int:
-        with self.store.engine.begin() as conn:
+        with self.store.transaction() as conn:
             conn.execute(delete(tables.services))
             for chunk in iter_chunks([_service_row(r, source) for r in rows]):
                 conn.execute(insert(tables.services), chunk)
@@ -79,7 +79,7 @@ class Catalogue:
         return len(rows)
 
     def replace_regions(self, rows: list[dict[str, Any]]) -> int:
-        with self.store.engine.begin() as conn:
+        with self.store.transaction() as conn:
             conn.execute(delete(tables.regions))
             for chunk in iter_chunks(rows):
                 conn.execute(insert(tables.regions), chunk)
@@ -87,7 +87,7 @@ class Catalogue:
         return len(rows)
 
     def replace_authorities(self, items: list[Zustaendigkeit]) -> int:
-        with self.store.engine.begin() as conn:
+        with self.store.transaction() as conn:
             conn.execute(delete(tables.authorities))
             for chunk in iter_chunks(
                 [
@@ -121,7 +121,7 @@ class Catalogue:
             if self._snapshot is not None and now - self._checked < VERSION_CHECK_SECONDS:
                 return self._snapshot
             self._checked = now
-            with self.store.read_engine.connect() as conn:
+            with self.store.reading() as conn:
                 meta = dict(conn.execute(select(tables.meta.c.name, tables.meta.c.value)).all())
                 version = meta.get("version", "")
                 if self._snapshot is not None and self._snapshot.version == version:
@@ -214,7 +214,7 @@ class Catalogue:
     # --- PVOG cache ----------------------------------------------------------------------------
 
     def cache_get(self, key: str, ars: str) -> tuple[dict[str, Any], datetime] | None:
-        with self.store.read_engine.connect() as conn:
+        with self.store.reading() as conn:
             row = conn.execute(
                 select(tables.authority_cache).where(
                     tables.authority_cache.c.leika_key == key, tables.authority_cache.c.ars == ars
@@ -223,7 +223,7 @@ class Catalogue:
         return (json.loads(row.result), row.fetched_at) if row else None
 
     def cache_put(self, key: str, ars: str, result: dict[str, Any]) -> None:
-        with self.store.engine.begin() as conn:
+        with self.store.transaction() as conn:
             conn.execute(
                 delete(tables.authority_cache).where(
                     tables.authority_cache.c.leika_key == key, tables.authority_cache.c.ars == ars

@@ -94,7 +94,7 @@ def test_cache_hit_then_stale_when_pvog_fails(httpx_mock, hub_factory, fixtures_
     assert len(httpx_mock.get_requests()) == 3
     # Age the entry past its TTL, then PVOG goes down: the old answer is served, marked stale.
     aged = first_fetched(h) - timedelta(days=2)
-    with h.store.engine.begin() as conn:
+    with h.store.transaction() as conn:
         conn.execute(update(tables.authority_cache).values(fetched_at=aged))
     httpx_mock.add_response(
         url=f"{BASE}/v3/servicedescriptions/leikaid",
@@ -108,7 +108,7 @@ def test_cache_hit_then_stale_when_pvog_fails(httpx_mock, hub_factory, fixtures_
 def first_fetched(h):
     from sqlalchemy import select
 
-    with h.store.read_engine.connect() as conn:
+    with h.store.reading() as conn:
         return conn.execute(select(tables.authority_cache.c.fetched_at)).scalar_one()
 
 

@@ -93,7 +93,7 @@ class InboxSettings(XtaSettings):
 
 def record_for(store: Any, nachrichten_uuid: str) -> str | None:
     """The record a sent message belongs to (answers name the message they answer)."""
-    with store.read_engine.connect() as conn:
+    with store.reading() as conn:
         row = conn.execute(
             select(tables.sent.c.record_id).where(
                 tables.sent.c.nachrichten_uuid == nachrichten_uuid
@@ -192,7 +192,7 @@ class XMeldAdapter:
         return {"xta_message_id": message_id, "nachrichtenUUID": built["uuid"], "type": "1706"}
 
     def _remember(self, record: hub.Record, built: dict[str, str], message_id: str) -> bool:
-        with self.hub.store.engine.begin() as conn:
+        with self.hub.store.transaction() as conn:
             conn.execute(
                 insert(tables.sent).values(
                     nachrichten_uuid=built["uuid"],

@@ -43,7 +43,7 @@ def enqueue_code(
     whether it is new (the same code for the same record again returns the first one)."""
     if not record.service.leika_key.startswith("99115005104"):
         raise CodeNotAccepted(409, "record", "service", "the record is not an Anmeldung")
-    with h.store.read_engine.connect() as conn:
+    with h.store.reading() as conn:
         sent = conn.execute(
             select(tables.sent.c.nachrichten_uuid).where(
                 tables.sent.c.record_id == str(record.id), tables.sent.c.message_type == "1704"
@@ -75,7 +75,7 @@ def enqueue_code(
 def move_legacy_outbox(h: Any) -> int:
     """Codes a hub before the one outbox queued in ``xmeld_outbox`` and never sent become
     follow-ups (at start, once); returns how many moved."""
-    with h.store.read_engine.connect() as conn:
+    with h.store.reading() as conn:
         rows = conn.execute(select(tables.outbox).where(tables.outbox.c.state == "pending")).all()
     moved = 0
     for row in rows:
@@ -94,7 +94,7 @@ def move_legacy_outbox(h: Any) -> int:
                 "xta_message_id": row.xta_message_id,
             },
         )
-        with h.store.engine.begin() as conn:
+        with h.store.transaction() as conn:
             conn.execute(
                 update(tables.outbox)
                 .where(tables.outbox.c.nachrichten_uuid == row.nachrichten_uuid)

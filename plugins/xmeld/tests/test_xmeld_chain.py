@@ -170,7 +170,7 @@ def _sent(live) -> dict[str, str]:
 
     from hub_xmeld import tables
 
-    with live.hub.store.engine.connect() as conn:
+    with live.hub.store.reading() as conn:
         return {
             r.nachrichten_uuid: r.record_id
             for r in conn.execute(select(tables.sent.c.nachrichten_uuid, tables.sent.c.record_id))
@@ -236,7 +236,7 @@ def test_the_code_survives_an_outage_and_a_crash_after_sending(chain, gateway) -
     assert follow_up.status.value == "delivered" and follow_up.attempts >= 2
     # As if the process died after the gateway took the message but before the outcome was
     # recorded (the outcome and the last step commit together, so both are undone):
-    with live.hub.store.engine.begin() as conn:
+    with live.hub.store.transaction() as conn:
         conn.execute(
             text("UPDATE deliveries SET status = 'accepted' WHERE record_id = :r AND task = :t"),
             {"r": rid, "t": task},
@@ -276,7 +276,7 @@ def test_codes_waiting_in_the_old_outbox_move_to_the_hubs(chain, gateway) -> Non
         record, office.codes[next(iter(office.codes))], xmeld.author, reader, messages.Product()
     )
     uuid = root.findtext("nachrichtenkopf.g2g/identifikation.nachricht/nachrichtenUUID")
-    with live.hub.store.engine.begin() as conn:
+    with live.hub.store.transaction() as conn:
         conn.execute(
             insert(tables.outbox).values(
                 nachrichten_uuid=uuid,
@@ -293,7 +293,7 @@ def test_codes_waiting_in_the_old_outbox_move_to_the_hubs(chain, gateway) -> Non
     assert move_legacy_outbox(live.hub) == 0  # once
     assert waits_for(live, rid, "meldebehoerde:registered")
     assert uuid in _sent(live)
-    with live.hub.store.engine.connect() as conn:
+    with live.hub.store.reading() as conn:
         state = conn.execute(
             select(tables.outbox.c.state).where(tables.outbox.c.nachrichten_uuid == uuid)
         ).scalar_one()

@@ -21,7 +21,7 @@ def test_sent_messages_correlate_on_postgresql(tmp_path: Path) -> None:
             assert revisions["xmeld"] is not None
             data = sample_submission(service={"leika_key": "99115003012000"})
             rid = h.intake.submit(hub.Submission.model_validate(data), client="portal").record_id
-            with h.store.engine.begin() as conn:
+            with h.store.transaction() as conn:
                 conn.execute(
                     insert(tables.sent).values(
                         nachrichten_uuid="5f0c8a1e-8d2b-4f7e-9a3c-1b2d3e4f5a6b",

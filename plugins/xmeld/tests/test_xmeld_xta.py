@@ -281,7 +281,7 @@ def test_inbox_poller_applies_answers_and_raises_while_the_gateway_is_away(
         },
         ctx.hub,
     )
-    with ctx.hub.store.engine.begin() as conn:  # as the adapter records a sent 1700
+    with ctx.hub.store.transaction() as conn:  # as the adapter records a sent 1700
         conn.execute(
             insert(tables.sent).values(
                 nachrichten_uuid=ANSWERED,
