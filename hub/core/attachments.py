@@ -22,7 +22,7 @@ import tempfile
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO, Protocol, runtime_checkable
+from typing import Any, BinaryIO, Protocol, runtime_checkable
 
 from sqlalchemy import delete, insert, select
 from sqlalchemy.exc import IntegrityError
@@ -231,18 +231,8 @@ class AttachmentStore:
     def get(
         self, record_id: str, attachment_id: str, *, missing_ok: bool = False
     ) -> Attachment | None:
-        with self.store.read_engine.connect() as conn:
-            row = conn.execute(
-                select(record_attachments).where(
-                    record_attachments.c.record_id == record_id,
-                    record_attachments.c.attachment_id == attachment_id,
-                )
-            ).first()
-        if row is None:
-            if missing_ok:
-                return None
-            raise UnknownAttachment(attachment_id)
-        return _attachment(row)
+        row = self._row(record_id, attachment_id, missing_ok=missing_ok)
+        return None if row is None else _attachment(row)
 
     def list(self, record_id: str) -> list[Attachment]:
         with self.store.read_engine.connect() as conn:
@@ -253,15 +243,15 @@ class AttachmentStore:
             ).all()
         return [_attachment(r) for r in rows]
 
-    def _row(self, record_id: str, attachment_id: str) -> object:
-        with self.store.read_engine.connect() as conn:
+    def _row(self, record_id: str, attachment_id: str, *, missing_ok: bool = False) -> Any:
+        with self.store.reading() as conn:
             row = conn.execute(
                 select(record_attachments).where(
                     record_attachments.c.record_id == record_id,
                     record_attachments.c.attachment_id == attachment_id,
                 )
             ).first()
-        if row is None:
+        if row is None and not missing_ok:
             raise UnknownAttachment(attachment_id)
         return row
 
@@ -279,12 +269,12 @@ class AttachmentStore:
         raises :class:`AttachmentWithheld`. ``LookupError`` when the bytes are gone."""
         row = self._row(record_id, attachment_id)
         meta = _attachment(row)
-        if row.backend == FILES:  # type: ignore[attr-defined]
+        if row.backend == FILES:
             return meta, self._path(meta.sha256).open("rb")
-        backend = self._backend(row.backend)  # type: ignore[attr-defined]
+        backend = self._backend(row.backend)
         if for_client and not backend.client_readable:
             raise AttachmentWithheld(attachment_id)
-        return meta, backend.open(row.ref)  # type: ignore[attr-defined]
+        return meta, backend.open(row.ref)
 
     def read(self, record_id: str, attachment_id: str) -> bytes:
         _, stream = self.open(record_id, attachment_id)
@@ -296,8 +286,8 @@ class AttachmentStore:
         the row is gone), a file when no other attachment has the same content."""
         row = self._row(record_id, attachment_id)
         meta = _attachment(row)
-        if row.backend != FILES:  # type: ignore[attr-defined]
-            backend = self._backend(row.backend)  # type: ignore[attr-defined]
+        if row.backend != FILES:
+            backend = self._backend(row.backend)
             with self.store.engine.begin() as conn:
                 conn.execute(
                     delete(record_attachments).where(
@@ -305,7 +295,7 @@ class AttachmentStore:
                         record_attachments.c.attachment_id == attachment_id,
                     )
                 )
-            backend.delete(row.ref)  # type: ignore[attr-defined]
+            backend.delete(row.ref)
             return
         with self.store.engine.begin() as conn:
             conn.execute(
@@ -324,14 +314,14 @@ class AttachmentStore:
             self._path(meta.sha256).unlink(missing_ok=True)
 
 
-def _attachment(row: object) -> Attachment:
+def _attachment(row: Any) -> Attachment:
     return Attachment(
-        id=row.attachment_id,  # type: ignore[attr-defined]
-        purpose=row.purpose,  # type: ignore[attr-defined]
-        media_type=row.media_type,  # type: ignore[attr-defined]
-        size=row.size,  # type: ignore[attr-defined]
-        sha256=row.sha256,  # type: ignore[attr-defined]
-        filename=row.filename,  # type: ignore[attr-defined]
+        id=row.attachment_id,
+        purpose=row.purpose,
+        media_type=row.media_type,
+        size=row.size,
+        sha256=row.sha256,
+        filename=row.filename,
     )
 
 

@@ -150,7 +150,12 @@ class XMeldAdapter:
 
     def deliver(self, record: hub.Record, ctx: hub.DeliveryContext) -> dict[str, Any]:
         built = ctx.step("xmeld_message", lambda: self._build(record))
-        content = base64.b64decode(built["xml"])
+        return self._send(record, ctx, built)
+
+    def _send(
+        self, record: hub.Record, ctx: hub.DeliveryContext, built: dict[str, str]
+    ) -> dict[str, Any]:
+        """Send a built message at most once and remember it for the answers."""
         message_id = xta.send_once(
             ctx,
             self.client,
@@ -158,7 +163,7 @@ class XMeldAdapter:
             service=SERVICE,
             message_type=built["type"],
             payload_schema=schemas.XMELD_NS,
-            content=content,
+            content=base64.b64decode(built["xml"]),
             filename=f"{built['type']}-{built['uuid']}.xml",
         )
         ctx.step("xmeld_sent", lambda: self._remember(record, built, message_id))
@@ -173,23 +178,13 @@ class XMeldAdapter:
         built = ctx.payload
         if built.get("xta_message_id"):  # moved from the old outbox: a MessageID was taken
             ctx.step("xta_message_id", lambda: built["xta_message_id"])
-        message_id = xta.send_once(
-            ctx,
-            self.client,
-            xta.Party(built["reader"]),
-            service=SERVICE,
-            message_type=built["type"],
-            payload_schema=schemas.XMELD_NS,
-            content=base64.b64decode(built["xml"]),
-            filename=f"{built['type']}-{built['uuid']}.xml",
-        )
-        ctx.step("xmeld_sent", lambda: self._remember(record, built, message_id))
+        receipt = self._send(record, ctx, built)
         ctx.report_status(
             "xmeld:code_sent",
             "Bestätigungscode an die Meldebehörde übermittelt.",
             key=f"xmeld-sent:{built['uuid']}",
         )
-        return {"xta_message_id": message_id, "nachrichtenUUID": built["uuid"], "type": "1706"}
+        return receipt
 
     def _remember(self, record: hub.Record, built: dict[str, str], message_id: str) -> bool:
         with self.hub.store.transaction() as conn:
