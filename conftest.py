@@ -1,6 +1,6 @@
 """This checkout's own test helpers (not shipped in the ``hub`` package): ``make run``'s
 configuration as a real process. It serves on the fixed development ports (the hub on 8080,
-the simulators on 8089–8092), so tests using it never run in parallel with each other."""
+the simulators on 8089–8093), so tests using it never run in parallel with each other."""
 
 from __future__ import annotations
 

@@ -64,6 +64,7 @@ def test_the_production_example_is_valid_for_every_plugin(monkeypatch) -> None:
     """examples/hub.production.toml: the core accepts it and each plugin's own settings model
     accepts its section (nothing is started: the endpoints in it are placeholders)."""
     from hub.core.config import load_config
+    from hub_appointments.settings import AppointmentsSettings
     from hub_bundesdruckerei.delivery import PassportOfficeSettings
     from hub_bundesdruckerei.settings import KofferSettings
     from hub_bundid.sp import BundIdSettings
@@ -87,6 +88,7 @@ def test_the_production_example_is_valid_for_every_plugin(monkeypatch) -> None:
         (PassportOfficeSettings, config.adapters["passport_office"]),
         (SenderSettings, config.adapters["fitconnect"]),
         (SubscriberSettings, config.channels["fitconnect_subscriber"]),
+        (AppointmentsSettings, config.plugins["appointments"]),
     ):
         model.model_validate(section)
     assert config.plugins["bundid"]["legacy_algorithms"] is False

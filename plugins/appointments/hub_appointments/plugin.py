@@ -1,0 +1,191 @@
+"""Hook implementations of the appointments plugin: settings, its table, the booking API and
+commands, the expiry of unconfirmed reservations, and (development) the ZMS simulator."""
+
+from __future__ import annotations
+
+import threading
+from datetime import date, datetime, timedelta
+from typing import Any
+
+import click
+import structlog
+
+import hub
+from hub import pass_hub
+
+NAME = "appointments"
+log = structlog.get_logger("hub.appointments")
+
+
+def _build(h: Any) -> Any:
+    """The plugin's :class:`Appointments` for this hub; None when it is not configured."""
+    raw = h.config.plugins.get(NAME)
+    if raw is None:
+        return None
+    from hub_appointments.book import Appointments
+    from hub_appointments.settings import AppointmentsSettings
+    from hub_appointments.zms import ZmsCitizenApi
+
+    settings = hub.parse_settings(AppointmentsSettings, raw)
+    system = ZmsCitizenApi(settings.url, h.http_client(timeout=settings.timeout))
+    return Appointments(h, settings, system)
+
+
+STATE: hub.PluginState[Any] = hub.PluginState(NAME, _build)
+
+
+class ExpirySweeper:
+    """Gives unconfirmed reservations back when their time is up (every 30 s)."""
+
+    def __init__(self, h: Any, interval: float = 30.0):
+        self.hub, self.interval = h, interval
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name="appointments-expiry", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval):
+            try:
+                STATE(self.hub).expire_due()
+            except Exception as exc:  # the booking system away: the next round tries again
+                log.warning("expiry_failed", error=type(exc).__name__)
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(5)
+
+
+@hub.hookimpl
+def register_settings(register: Any) -> None:
+    """``[plugins.appointments]``: the booking system, and its ids mapped to ARS and LeiKa."""
+    from hub_appointments.settings import AppointmentsSettings
+
+    register(AppointmentsSettings)
+
+
+@hub.hookimpl
+def register_tables(register: Any) -> None:
+    """The appointments the hub booked (ids and status, no contact data)."""
+    from hub_appointments import tables
+
+    register(tables)
+
+
+@hub.hookimpl
+def register_routes(register: Any, hub: Any) -> None:
+    from hub_appointments.routes import router
+
+    register(router(hub, STATE))
+
+
+@hub.hookimpl
+def register_services(register: Any, hub: Any) -> None:
+    """The expiry of unconfirmed reservations; (development) the ZMS simulator."""
+    raw = hub.config.plugins.get(NAME)
+    if raw is None:
+        return
+    register("appointments_expiry", ExpirySweeper(hub))
+    if raw.get("simulator") is not None:
+        from hub import parse_settings
+        from hub_appointments.settings import SimulatorSettings
+        from hub_appointments.sim.embedded import EmbeddedZms
+
+        register(
+            "zms_simulator",
+            EmbeddedZms(parse_settings(SimulatorSettings, raw["simulator"])),
+            dev_only=True,
+        )
+
+
+@hub.hookimpl
+def register_commands(cli: click.Group) -> None:
+    @cli.group()
+    def appointments() -> None:
+        """Appointments in the booking system (ServiceCenter staff book for callers)."""
+
+    def system(h: Any) -> Any:
+        found = STATE(h)
+        if found is None:
+            raise click.ClickException("[plugins.appointments] is not configured")
+        return found
+
+    def run(fn: Any) -> Any:
+        try:
+            return fn()
+        except hub.IntakeRejected as exc:
+            raise click.ClickException(
+                "; ".join(f"{p.field}: {p.message} ({p.rule})" for p in exc.problems)
+            ) from None
+        except (hub.PermanentError, hub.TransientError) as exc:
+            raise click.ClickException(str(exc)) from None
+
+    @appointments.command("offices")
+    @pass_hub
+    def offices(h: Any) -> None:
+        """The offices offered, with their ARS and bookable LeiKa keys."""
+        for o in run(lambda: system(h).offices()):
+            keys = ", ".join(s["leika"] for s in o["services"])
+            click.echo(f"{o['id']:<6} {o['ars']}  {o['name']}  [{keys}]")
+
+    @appointments.command("slots")
+    @click.argument("office")
+    @click.argument("leika", nargs=-1, required=True)
+    @click.option("--days", default=14, show_default=True, type=click.IntRange(1, 366))
+    @pass_hub
+    def slots(h: Any, office: str, leika: tuple[str, ...], days: int) -> None:
+        """Free start times at OFFICE for the LEIKA services (each once)."""
+        today = date.today()
+        found = run(
+            lambda: system(h).free_slots(
+                office, [(k, 1) for k in leika], today, today + timedelta(days=days - 1)
+            )
+        )
+        for t in found:
+            click.echo(t.astimezone().isoformat(timespec="minutes"))
+
+    @appointments.command("book")
+    @click.argument("office")
+    @click.argument("start")
+    @click.argument("leika", nargs=-1, required=True)
+    @click.option("--family-name", required=True)
+    @click.option("--email")
+    @click.option("--telephone")
+    @pass_hub
+    def book(
+        h: Any,
+        office: str,
+        start: str,
+        leika: tuple[str, ...],
+        family_name: str,
+        email: str | None,
+        telephone: str | None,
+    ) -> None:
+        """Book for a caller (classic channel): reserve START at OFFICE and confirm at once."""
+        from hub_appointments.contract import Contact
+
+        if not (email or telephone):
+            raise click.ClickException("--email or --telephone: how the office reaches them")
+        try:
+            when = datetime.fromisoformat(start)
+        except ValueError:
+            raise click.ClickException("START: an ISO 8601 time with offset") from None
+        b = system(h)
+        made = run(
+            lambda: b.reserve(
+                office, [(k, 1) for k in leika], when, channel="classic", booked_by="cli"
+            )
+        )
+        done = run(lambda: b.confirm(made["id"], Contact(family_name, email, telephone)))
+        click.echo(f"{done['id']}  {done['status']}  {done['start']}")
+
+    @appointments.command("cancel")
+    @click.argument("appointment_id")
+    @pass_hub
+    def cancel(h: Any, appointment_id: str) -> None:
+        """Cancel an appointment (staff)."""
+        done = run(lambda: system(h).cancel(appointment_id, token=None, staff=True))
+        click.echo(f"{done['id']}  {done['status']}")

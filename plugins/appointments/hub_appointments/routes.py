@@ -1,0 +1,222 @@
+"""HTTP: offices, free slots, reserve → confirm, cancel (by the citizen's link or by staff),
+and the link to a record. Online bookings carry the citizen's BundID trust level when a
+session exists; classic bookings are made by ServiceCenter staff for a caller."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+import hub
+from hub import ClientConfig, from_rejection, may_act_for, problem, require_client
+from hub_appointments.contract import BookingError, Contact
+
+Leika = Annotated[str, StringConstraints(pattern=r"^[0-9]{14}$")]
+
+
+class ServiceIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    leika: Leika
+    count: int = Field(default=1, ge=1, le=9)
+
+
+class ReserveIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    office: str = Field(min_length=1, max_length=32)
+    services: list[ServiceIn] = Field(min_length=1, max_length=5)
+    start: datetime = Field(description="RFC 3339 with offset, one of the free slots")
+    channel: Literal["online", "classic"] = "online"
+    record_id: str | None = Field(default=None, max_length=36)
+
+
+class ConfirmIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    family_name: str = Field(min_length=1, max_length=100)
+    email: str | None = Field(default=None, max_length=254, pattern=r"^[^@\s]+@[^@\s]+$")
+    telephone: str | None = Field(default=None, max_length=40, pattern=r"^\+?[0-9 ()/-]{5,}$")
+
+
+class CancelIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    token: str = Field(min_length=8, max_length=128)
+
+
+class LinkIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    record_id: str = Field(min_length=1, max_length=36)
+
+
+def refused(exc: Exception) -> JSONResponse:
+    """The booking system's answer, or our own refusal, as problem+json."""
+    if isinstance(exc, hub.IntakeRejected):
+        return from_rejection(exc)
+    if isinstance(exc, BookingError):
+        return problem(
+            409,
+            "The booking system refused",
+            str(exc),
+            kind="conflict",
+            errors=[
+                hub.FieldProblem(
+                    "start" if exc.code.endswith("Available") else "appointment", exc.code, str(exc)
+                )
+            ],
+        )
+    assert isinstance(exc, hub.TransientError)
+    wait = exc.retry_after
+    return problem(
+        503,
+        "The booking system is not reachable",
+        "try again later",
+        kind="not-ready",
+        headers={"Retry-After": str(int(wait) + 1)} if wait is not None else {"Retry-After": "30"},
+    )
+
+
+def router(h: Any, state: Any) -> APIRouter:
+    api = APIRouter(prefix="/v1/appointments", tags=["appointments"])
+    read = Depends(require_client("records:read"))
+    write = Depends(require_client("records:write"))
+    errors = (hub.IntakeRejected, BookingError, hub.TransientError)
+
+    def booking() -> Any:
+        found = state(h)
+        if found is None:
+            raise hub.IntakeRejected.one(
+                "appointments", "not_configured", "no booking system is configured", status_code=503
+            )
+        return found
+
+    def visible(client: ClientConfig, appointment: dict[str, Any]) -> None:
+        if not may_act_for(client, appointment["ars"]):
+            raise hub.IntakeRejected.one(
+                "appointment", "unknown", "no such appointment", status_code=404
+            )
+
+    def trust_level(request: Request) -> str | None:
+        for provider in h.registry.identity_providers.values():
+            claim = provider.identify(request)
+            if claim is not None:
+                return claim.identity.trust_level.value
+        return None
+
+    @api.get("/offices")
+    def offices(
+        client: ClientConfig = read, ars: Annotated[str | None, Query(max_length=12)] = None
+    ) -> Any:
+        """Offices of the booking system the hub offers, with their ARS and bookable LeiKa keys."""
+        try:
+            items = booking().offices(ars)
+        except errors as exc:
+            return refused(exc)
+        return {"items": [o for o in items if may_act_for(client, o["ars"])]}
+
+    @api.get("/slots")
+    def slots(
+        office: Annotated[str, Query(max_length=32)],
+        service: Annotated[list[str], Query(description="LEIKA or LEIKA:count")],
+        first: Annotated[date, Query(alias="from")],
+        last: Annotated[date, Query(alias="to")],
+        client: ClientConfig = read,
+    ) -> Any:
+        """Free start times for these services at this office (RFC 3339, UTC)."""
+        try:
+            wanted = []
+            for i, item in enumerate(service):
+                leika, _, count = item.partition(":")
+                if not count.isdigit() and count:
+                    raise hub.IntakeRejected.one(f"service[{i}]", "format", "LEIKA or LEIKA:n")
+                wanted.append((leika, int(count or 1)))
+            found = booking().free_slots(office, wanted, first, last)
+        except errors as exc:
+            return refused(exc)
+        return {"office": office, "slots": [t.isoformat() for t in found]}
+
+    @api.post("", status_code=201)
+    def reserve(body: ReserveIn, request: Request, client: ClientConfig = write) -> Any:
+        """Reserve a slot; it is held until ``reserved_until`` and must then be confirmed."""
+        try:
+            b = booking()
+            mapped = b.settings.offices.get(body.office)
+            if mapped is not None and not may_act_for(client, mapped.ars):
+                raise hub.IntakeRejected.one("office", "unknown", "no such office", status_code=404)
+            made = b.reserve(
+                body.office,
+                [(s.leika, s.count) for s in body.services],
+                body.start,
+                channel=body.channel,
+                booked_by=client.name,
+                trust_level=trust_level(request) if body.channel == "online" else None,
+                record_id=body.record_id,
+            )
+        except errors as exc:
+            return refused(exc)
+        return JSONResponse(
+            made, status_code=201, headers={"Location": f"{api.prefix}/{made['id']}"}
+        )
+
+    @api.post("/{appointment_id}/confirm")
+    def confirm(appointment_id: str, body: ConfirmIn, client: ClientConfig = write) -> Any:
+        """Confirm with the citizen's contact data (passed to the booking system, not kept).
+        The answer carries the cancellation token, once."""
+        if not (body.email or body.telephone):
+            return from_rejection(hub.IntakeRejected.one("email", "required", "email or telephone"))
+        try:
+            b = booking()
+            visible(client, b.get(appointment_id))
+            done = b.confirm(appointment_id, Contact(body.family_name, body.email, body.telephone))
+        except errors as exc:
+            return refused(exc)
+        done["cancel_url"] = f"{api.prefix}/{appointment_id}/cancel"
+        return done
+
+    @api.post("/{appointment_id}/cancel")
+    def cancel_by_link(appointment_id: str, body: CancelIn) -> Any:
+        """The citizen's cancellation link: the token is the credential, valid until the start."""
+        try:
+            return booking().cancel(appointment_id, token=body.token)
+        except errors as exc:
+            return refused(exc)
+
+    @api.delete("/{appointment_id}")
+    def cancel_by_staff(appointment_id: str, client: ClientConfig = write) -> Any:
+        """Staff cancel an appointment (a caller asked the ServiceCenter)."""
+        try:
+            b = booking()
+            visible(client, b.get(appointment_id))
+            return b.cancel(appointment_id, token=None, staff=True)
+        except errors as exc:
+            return refused(exc)
+
+    @api.get("/{appointment_id}")
+    def show(appointment_id: str, client: ClientConfig = read) -> Any:
+        try:
+            found = booking().get(appointment_id)
+            visible(client, found)
+        except errors as exc:
+            return refused(exc)
+        return found
+
+    @api.put("/{appointment_id}/record")
+    def link(appointment_id: str, body: LinkIn, client: ClientConfig = write) -> Any:
+        """The record this appointment belongs to (a koffer or pop-up case it brought)."""
+        try:
+            b = booking()
+            visible(client, b.get(appointment_id))
+            owner = h.store.record_owner(body.record_id)
+            if owner is None or not may_act_for(client, owner[1]):
+                raise hub.IntakeRejected.one(
+                    "record_id", "unknown", "no such record", status_code=404
+                )
+            return b.link(appointment_id, body.record_id)
+        except errors as exc:
+            return refused(exc)
+
+    return api
+
+
+__all__ = ["router"]
