@@ -202,6 +202,7 @@ class Appointments:
         if not changed:  # expired or cancelled meanwhile by another request
             raise _bad("appointment", "changed", "the appointment changed meanwhile", 409)
         log.info("appointment_confirmed", appointment=appointment_id)
+        self._tell_record(row, "booked")
         return {**self.get(appointment_id), "cancel_token": token}
 
     def cancel(self, appointment_id: str, *, token: str | None, staff: bool = False) -> dict:
@@ -218,7 +219,31 @@ class Appointments:
         self.system.cancel(self._booking(row))
         self._set(appointment_id, row["status"], status="cancelled", cancel_token_sha256=None)
         log.info("appointment_cancelled", appointment=appointment_id, by_staff=staff)
+        self._tell_record(row, "cancelled")
         return self.get(appointment_id)
+
+    def attendance(self, appointment_id: str, *, attended: bool) -> dict[str, Any]:
+        """Staff record after the start whether the citizen came (``attended``/``no_show``)."""
+        row = self._row(appointment_id)
+        if row["status"] != "confirmed":
+            raise _bad("appointment", row["status"], f"the appointment is {row['status']}", 409)
+        if row["start_at"] > utcnow():
+            raise _bad("attended", "not_yet", "only once the appointment has begun", 409)
+        outcome = "attended" if attended else "no_show"
+        if not self._set(appointment_id, "confirmed", status=outcome, cancel_token_sha256=None):
+            raise _bad("appointment", "changed", "the appointment changed meanwhile", 409)
+        self._tell_record(row, outcome)
+        return self.get(appointment_id)
+
+    def _tell_record(self, row: dict[str, Any], status: str) -> None:
+        """A record the appointment belongs to shows what became of it in its history."""
+        if row["record_id"]:
+            self.hub.report_status(
+                row["record_id"],
+                f"appointment:{status}",
+                f"Termin {row['start_at'].isoformat()} (Ort {row['office_id']})",
+                key=f"appointment:{row['id']}:{status}",
+            )
 
     def link(self, appointment_id: str, record_id: str) -> dict[str, Any]:
         if self.hub.store.record_owner(record_id) is None:
@@ -230,6 +255,9 @@ class Appointments:
                 .where(A.c.id == appointment_id)
                 .values(record_id=record_id, updated_at=utcnow())
             )
+        row = self._row(appointment_id)
+        if row["status"] in ("confirmed", "attended", "no_show"):
+            self._tell_record(row, "booked" if row["status"] == "confirmed" else row["status"])
         return self.get(appointment_id)
 
     def get(self, appointment_id: str) -> dict[str, Any]:

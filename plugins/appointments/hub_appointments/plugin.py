@@ -189,3 +189,17 @@ def register_commands(cli: click.Group) -> None:
         """Cancel an appointment (staff)."""
         done = run(lambda: system(h).cancel(appointment_id, token=None, staff=True))
         click.echo(f"{done['id']}  {done['status']}")
+
+
+@hub.hookimpl
+def register_statuses(register: Any) -> None:
+    """What a record learns about the appointment that belongs to it."""
+    register(
+        "appointment",
+        {
+            "booked": "An appointment for this case is confirmed (time and place in the detail)",
+            "cancelled": "The appointment for this case was cancelled",
+            "attended": "The citizen came to the appointment",
+            "no_show": "The citizen did not come to the appointment",
+        },
+    )

@@ -45,6 +45,11 @@ class CancelIn(BaseModel):
     token: str = Field(min_length=8, max_length=128)
 
 
+class AttendanceIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    attended: bool
+
+
 class LinkIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     record_id: str = Field(min_length=1, max_length=36)
@@ -189,6 +194,16 @@ def router(h: Any, state: Any) -> APIRouter:
             b = booking()
             visible(client, b.get(appointment_id))
             return b.cancel(appointment_id, token=None, staff=True)
+        except errors as exc:
+            return refused(exc)
+
+    @api.post("/{appointment_id}/attendance")
+    def attendance(appointment_id: str, body: AttendanceIn, client: ClientConfig = write) -> Any:
+        """Staff record, once it has begun, whether the citizen came (attended, no_show)."""
+        try:
+            b = booking()
+            visible(client, b.get(appointment_id))
+            return b.attendance(appointment_id, attended=body.attended)
         except errors as exc:
             return refused(exc)
 

@@ -4,7 +4,7 @@ citizen's trust level; an appointment knows its record."""
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from click.testing import CliRunner
@@ -250,3 +250,37 @@ def test_an_appointment_knows_its_record(booking, token) -> None:
         assert r.status_code == 200 and r.json()["record_id"] == rid
         r = c.put(f"/v1/appointments/{other['id']}/record", json={"record_id": "nope"})
         assert r.status_code == 404 and r.json()["errors"][0]["field"] == "record_id"
+
+
+def test_the_record_learns_what_became_of_its_appointment(booking, token) -> None:
+    from sqlalchemy import text
+
+    with booking.client(token) as c:
+        rid = c.post("/v1/records", json=sample_submission()).json()["id"]
+        start = slots(c, "10", AUSWEIS)[0]
+        made = c.post(
+            "/v1/appointments",
+            json={
+                "office": "10",
+                "services": [{"leika": AUSWEIS}],
+                "start": start,
+                "record_id": rid,
+            },
+        ).json()
+        early = c.post(f"/v1/appointments/{made['id']}/attendance", json={"attended": True})
+        assert early.status_code == 409  # not confirmed yet
+        c.post(
+            f"/v1/appointments/{made['id']}/confirm",
+            json={"family_name": "Mustermann", "email": "erika@example.org"},
+        )
+        early = c.post(f"/v1/appointments/{made['id']}/attendance", json={"attended": True})
+        assert early.status_code == 409 and early.json()["errors"][0]["rule"] == "not_yet"
+        with booking.hub.store.transaction() as conn:  # as if the time had come
+            conn.execute(
+                text("UPDATE appointments SET start_at = :t WHERE id = :i"),
+                {"t": datetime.now(UTC) - timedelta(minutes=5), "i": made["id"]},
+            )
+        came = c.post(f"/v1/appointments/{made['id']}/attendance", json={"attended": False})
+        assert came.status_code == 200 and came.json()["status"] == "no_show"
+        history = [h["status"] for h in c.get(f"/v1/records/{rid}").json()["history"]]
+    assert history.count("appointment:booked") == 1 and "appointment:no_show" in history
