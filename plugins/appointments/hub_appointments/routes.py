@@ -55,6 +55,11 @@ class LinkIn(BaseModel):
     record_id: str = Field(min_length=1, max_length=36)
 
 
+def _answers(*codes: int) -> dict[int | str, dict[str, Any]]:
+    """Statuses a route answers besides success (problem+json, documented by the core)."""
+    return {code: {} for code in codes}
+
+
 def refused(exc: Exception) -> JSONResponse:
     """The booking system's answer, or our own refusal, as problem+json."""
     if isinstance(exc, hub.IntakeRejected):
@@ -109,7 +114,7 @@ def router(h: Any, state: Any) -> APIRouter:
                 return claim.identity.trust_level.value
         return None
 
-    @api.get("/offices")
+    @api.get("/offices", responses=_answers(503))
     def offices(
         client: ClientConfig = read, ars: Annotated[str | None, Query(max_length=12)] = None
     ) -> Any:
@@ -120,7 +125,7 @@ def router(h: Any, state: Any) -> APIRouter:
             return refused(exc)
         return {"items": [o for o in items if may_act_for(client, o["ars"])]}
 
-    @api.get("/slots")
+    @api.get("/slots", responses=_answers(404, 422, 503))
     def slots(
         office: Annotated[str, Query(max_length=32)],
         service: Annotated[list[str], Query(description="LEIKA or LEIKA:count")],
@@ -141,7 +146,7 @@ def router(h: Any, state: Any) -> APIRouter:
             return refused(exc)
         return {"office": office, "slots": [t.isoformat() for t in found]}
 
-    @api.post("", status_code=201)
+    @api.post("", status_code=201, responses=_answers(404, 409, 422, 503))
     def reserve(body: ReserveIn, request: Request, client: ClientConfig = write) -> Any:
         """Reserve a slot; it is held until ``reserved_until`` and must then be confirmed."""
         try:
@@ -164,7 +169,7 @@ def router(h: Any, state: Any) -> APIRouter:
             made, status_code=201, headers={"Location": f"{api.prefix}/{made['id']}"}
         )
 
-    @api.post("/{appointment_id}/confirm")
+    @api.post("/{appointment_id}/confirm", responses=_answers(404, 409, 422, 503))
     def confirm(appointment_id: str, body: ConfirmIn, client: ClientConfig = write) -> Any:
         """Confirm with the citizen's contact data (passed to the booking system, not kept).
         The answer carries the cancellation token, once."""
@@ -179,7 +184,7 @@ def router(h: Any, state: Any) -> APIRouter:
         done["cancel_url"] = f"{api.prefix}/{appointment_id}/cancel"
         return done
 
-    @api.post("/{appointment_id}/cancel")
+    @api.post("/{appointment_id}/cancel", responses=_answers(403, 404, 409, 503))
     def cancel_by_link(appointment_id: str, body: CancelIn) -> Any:
         """The citizen's cancellation link: the token is the credential, valid until the start."""
         try:
@@ -187,7 +192,7 @@ def router(h: Any, state: Any) -> APIRouter:
         except errors as exc:
             return refused(exc)
 
-    @api.delete("/{appointment_id}")
+    @api.delete("/{appointment_id}", responses=_answers(404, 409, 503))
     def cancel_by_staff(appointment_id: str, client: ClientConfig = write) -> Any:
         """Staff cancel an appointment (a caller asked the ServiceCenter)."""
         try:
@@ -197,7 +202,7 @@ def router(h: Any, state: Any) -> APIRouter:
         except errors as exc:
             return refused(exc)
 
-    @api.post("/{appointment_id}/attendance")
+    @api.post("/{appointment_id}/attendance", responses=_answers(404, 409, 503))
     def attendance(appointment_id: str, body: AttendanceIn, client: ClientConfig = write) -> Any:
         """Staff record, once it has begun, whether the citizen came (attended, no_show)."""
         try:
@@ -207,7 +212,7 @@ def router(h: Any, state: Any) -> APIRouter:
         except errors as exc:
             return refused(exc)
 
-    @api.get("/{appointment_id}")
+    @api.get("/{appointment_id}", responses=_answers(404, 503))
     def show(appointment_id: str, client: ClientConfig = read) -> Any:
         try:
             found = booking().get(appointment_id)
@@ -216,7 +221,7 @@ def router(h: Any, state: Any) -> APIRouter:
             return refused(exc)
         return found
 
-    @api.put("/{appointment_id}/record")
+    @api.put("/{appointment_id}/record", responses=_answers(404, 503))
     def link(appointment_id: str, body: LinkIn, client: ClientConfig = write) -> Any:
         """The record this appointment belongs to (a koffer or pop-up case it brought)."""
         try:
