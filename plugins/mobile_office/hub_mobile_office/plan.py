@@ -1,0 +1,185 @@
+"""Planning Einsätze: checked against the rules (RRULE, capabilities, devices not in two places
+at once), stored, expanded to dates for lists, feeds and maps, cancelled with a reason.
+
+Bad plans raise :class:`hub.IntakeRejected` naming field and rule and store nothing.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+import structlog
+from dateutil.rrule import rrulestr
+from sqlalchemy import insert, select, update
+
+import hub
+from hub import utcnow
+from hub_mobile_office import tables
+from hub_mobile_office.model import Einsatz
+
+log = structlog.get_logger("hub.mobile_office")
+E = tables.einsaetze
+
+
+def _bad(field: str, rule: str, message: str, status: int | None = None) -> hub.IntakeRejected:
+    extra = {"status_code": status} if status else {}
+    return hub.IntakeRejected.one(field, rule, message, **extra)
+
+
+@dataclass(frozen=True)
+class Occurrence:
+    einsatz_id: str
+    einsatz: Einsatz
+    day: date
+
+    def public(self) -> dict[str, Any]:
+        """What people may see: no staff, no devices."""
+        start, end = self.einsatz.window(self.day)
+        p = self.einsatz.place
+        return {
+            "einsatz": self.einsatz_id,
+            "kind": self.einsatz.kind,
+            "name": self.einsatz.name,
+            "place": {
+                "name": p.name,
+                "partner": p.partner,
+                "address": p.address,
+                "lat": p.lat,
+                "lon": p.lon,
+                "ars": p.ars,
+                "district": p.district,
+            },
+            "start": start.isoformat(),
+            "end": end.isoformat(),
+            "services": list(self.einsatz.services),
+        }
+
+
+class Planner:
+    def __init__(self, h: Any, requirements: dict[str, list[str]]):
+        self.hub = h
+        self.requirements = requirements
+
+    def check(self, einsatz: Einsatz, *, ignore: str | None = None) -> list[date]:
+        """The Einsatz's days, once every rule holds."""
+        if einsatz.rrule:
+            if "DTSTART" in einsatz.rrule.upper():
+                raise _bad("rrule", "rfc5545", "give the first day as start, not DTSTART")
+            try:
+                rrulestr(f"DTSTART:{einsatz.start:%Y%m%d}\nRRULE:{einsatz.rrule}")
+            except (ValueError, TypeError) as exc:
+                raise _bad("rrule", "rfc5545", f"not an RFC 5545 RRULE: {exc}") from None
+            upper = einsatz.rrule.upper()
+            if "UNTIL=" not in upper and "COUNT=" not in upper:
+                raise _bad("rrule", "unbounded", "end it with UNTIL or COUNT")
+        days = einsatz.days()
+        if not days:
+            raise _bad("rrule", "no_days", "the rule gives no day")
+        have = set(einsatz.capabilities)
+        for i, leika in enumerate(einsatz.services):
+            missing = [c for c in self.requirements.get(leika, []) if c not in have]
+            if missing:
+                raise _bad(
+                    f"services[{i}]",
+                    "capability_missing",
+                    f"{leika} needs {', '.join(missing)} on site",
+                )
+        if einsatz.devices:
+            self._devices_free(einsatz, days, ignore)
+        return days
+
+    def _devices_free(self, einsatz: Einsatz, days: list[date], ignore: str | None) -> None:
+        mine = set(days)
+        for other_id, other in self._planned(days[0], days[-1]):
+            if other_id == ignore:
+                continue
+            shared = [d for d in einsatz.devices if d in other.devices]
+            if not shared:
+                continue
+            for day in sorted(mine.intersection(other.days())):
+                a, b = einsatz.window(day), other.window(day)
+                if a[0] < b[1] and b[0] < a[1]:
+                    i = einsatz.devices.index(shared[0])
+                    raise _bad(
+                        f"devices[{i}]",
+                        "device_busy",
+                        f"{shared[0]} is at '{other.name}' ({other_id}) on {day.isoformat()}",
+                        409,
+                    )
+
+    def create(self, einsatz: Einsatz, *, created_by: str) -> dict[str, Any]:
+        days = self.check(einsatz)
+        now = utcnow()
+        row = {
+            "id": str(uuid.uuid4()),
+            "kind": einsatz.kind,
+            "name": einsatz.name,
+            "ars": einsatz.place.ars,
+            "plan": einsatz.model_dump_json(),
+            "first_day": days[0],
+            "last_day": days[-1],
+            "status": "planned",
+            "created_by": created_by,
+            "created_at": now,
+            "updated_at": now,
+        }
+        with self.hub.store.transaction() as conn:
+            # Re-checked inside the write lock: two plans for one device cannot both pass.
+            self._devices_free(einsatz, days, None)
+            conn.execute(insert(E).values(row))
+        log.info("einsatz_planned", einsatz=row["id"], kind=einsatz.kind, days=len(days))
+        return self.summary(row["id"])
+
+    def cancel(self, einsatz_id: str, reason: str) -> dict[str, Any]:
+        with self.hub.store.transaction() as conn:
+            done = conn.execute(
+                update(E)
+                .where(E.c.id == einsatz_id, E.c.status == "planned")
+                .values(status="cancelled", cancel_reason=reason, updated_at=utcnow())
+            ).rowcount
+        if not done:
+            self.summary(einsatz_id)  # 404 for an unknown one
+            raise _bad("einsatz", "cancelled", "the Einsatz is cancelled already", 409)
+        log.info("einsatz_cancelled", einsatz=einsatz_id)
+        return self.summary(einsatz_id)
+
+    def summary(self, einsatz_id: str) -> dict[str, Any]:
+        with self.hub.store.reading() as conn:
+            row = conn.execute(select(E).where(E.c.id == einsatz_id)).first()
+        if row is None:
+            raise _bad("einsatz", "unknown", "no such Einsatz", 404)
+        einsatz = Einsatz.model_validate_json(row.plan)
+        return {
+            "id": row.id,
+            "status": row.status,
+            "cancel_reason": row.cancel_reason,
+            "days": [d.isoformat() for d in einsatz.days()],
+            **json.loads(row.plan),
+        }
+
+    def _planned(self, first: date, last: date, ars: str = "") -> list[tuple[str, Einsatz]]:
+        query = select(E.c.id, E.c.plan).where(
+            E.c.status == "planned", E.c.first_day <= last, E.c.last_day >= first
+        )
+        if ars:
+            query = query.where(E.c.ars.startswith(ars))
+        with self.hub.store.reading() as conn:
+            rows = conn.execute(query).all()
+        return [(r.id, Einsatz.model_validate_json(r.plan)) for r in rows]
+
+    def occurrences(self, first: date, last: date, ars: str = "") -> list[Occurrence]:
+        """Every planned day between ``first`` and ``last`` (ARS prefix), in time order."""
+        found = [
+            Occurrence(einsatz_id, einsatz, day)
+            for einsatz_id, einsatz in self._planned(first, last, ars)
+            for day in einsatz.days()
+            if first <= day <= last
+        ]
+        return sorted(found, key=lambda o: (o.day, o.einsatz.hours.start, o.einsatz.name))
+
+
+__all__ = ["Occurrence", "Planner"]

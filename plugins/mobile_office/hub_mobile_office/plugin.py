@@ -1,0 +1,125 @@
+"""Hook implementations of the mobile_office plugin: settings, its table, the planning and
+publishing routes, and the planning commands."""
+
+from __future__ import annotations
+
+import json
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+import click
+from pydantic import BaseModel, ConfigDict, Field
+
+import hub
+from hub import pass_hub
+
+NAME = "mobile_office"
+
+
+class MobileOfficeSettings(BaseModel):
+    """``[plugins.mobile_office]`` (optional)."""
+
+    model_config = ConfigDict(extra="forbid")
+    requirements: dict[str, list[str]] | None = Field(
+        default=None,
+        description="LeiKa key → capabilities it needs on site (default: passport and ID "
+        "card need camera, fingerprint, signature_pad; the Anmeldung needs melderegister)",
+    )
+
+
+def _build(h: Any) -> Any:
+    from hub_mobile_office.model import DEFAULT_REQUIREMENTS
+    from hub_mobile_office.plan import Planner
+
+    settings = hub.parse_settings(MobileOfficeSettings, h.config.plugins.get(NAME, {}))
+    return Planner(h, settings.requirements or DEFAULT_REQUIREMENTS)
+
+
+STATE: hub.PluginState[Any] = hub.PluginState(NAME, _build)
+
+
+@hub.hookimpl
+def register_settings(register: Any) -> None:
+    """``[plugins.mobile_office]``: what each service needs on site."""
+    register(MobileOfficeSettings)
+
+
+@hub.hookimpl
+def register_tables(register: Any) -> None:
+    """The planned Einsätze."""
+    from hub_mobile_office import tables
+
+    register(tables)
+
+
+@hub.hookimpl
+def register_routes(register: Any, hub: Any) -> None:
+    from hub_mobile_office.routes import router
+
+    register(router(hub, STATE))
+
+
+@hub.hookimpl
+def register_commands(cli: click.Group) -> None:
+    @cli.group(name="mobile-office")
+    def mobile_office() -> None:
+        """Plan and list deployments of mobile offices (Einsätze)."""
+
+    def run(fn: Any) -> Any:
+        try:
+            return fn()
+        except hub.IntakeRejected as exc:
+            raise click.ClickException(
+                "; ".join(f"{p.field}: {p.message} ({p.rule})" for p in exc.problems)
+            ) from None
+
+    @mobile_office.command("create")
+    @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+    @pass_hub
+    def create(h: Any, file: Path) -> None:
+        """Plan the Einsatz (or the list of Einsätze) in FILE (JSON); all or none."""
+        from pydantic import ValidationError
+
+        from hub_mobile_office.model import Einsatz
+
+        data = json.loads(file.read_text(encoding="utf-8"))
+        items = data if isinstance(data, list) else [data]
+        try:
+            plans = [Einsatz.model_validate(item) for item in items]
+        except ValidationError as exc:
+            raise click.ClickException(
+                "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+            ) from None
+        planner = STATE(h)
+        for i, plan in enumerate(plans):  # check all first: a bad one plans nothing
+            try:
+                planner.check(plan)
+            except hub.IntakeRejected as exc:
+                p = exc.problems[0]
+                raise click.ClickException(f"[{i}] {p.field}: {p.message} ({p.rule})") from None
+        for plan in plans:
+            made = run(lambda plan=plan: planner.create(plan, created_by="cli"))
+            click.echo(f"{made['id']}  {plan.kind:<14} {len(made['days']):>3} day(s)  {plan.name}")
+
+    @mobile_office.command("list")
+    @click.option("--ars", default="05", show_default=True)
+    @click.option("--days", default=30, show_default=True, type=click.IntRange(1, 400))
+    @pass_hub
+    def list_(h: Any, ars: str, days: int) -> None:
+        """The planned days from today."""
+        today = date.today()
+        for o in STATE(h).occurrences(today, today + timedelta(days=days - 1), ars):
+            e = o.einsatz
+            click.echo(
+                f"{o.day}  {e.hours.start}–{e.hours.end}  {e.kind:<14} {e.name} ({e.place.name})"
+            )
+
+    @mobile_office.command("cancel")
+    @click.argument("einsatz_id")
+    @click.option("--reason", required=True)
+    @pass_hub
+    def cancel(h: Any, einsatz_id: str, reason: str) -> None:
+        """Cancel an Einsatz."""
+        done = run(lambda: STATE(h).cancel(einsatz_id, reason))
+        click.echo(f"{done['id']}  {done['status']}")
