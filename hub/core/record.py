@@ -98,6 +98,9 @@ class Location(_Strict):
     device_id: Text | None = Field(
         default=None, description="Capturing device, e.g. a Bürgerkoffer"
     )
+    einsatz_id: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.\-]{1,64}$")] | None = (
+        Field(default=None, description="The mobile-office deployment it was captured on")
+    )
 
 
 class Address(_Strict):

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import uuid
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime, timedelta
 from typing import Any
 
 import structlog
@@ -19,10 +19,11 @@ from sqlalchemy import insert, select, update
 import hub
 from hub import utcnow
 from hub_mobile_office import tables
-from hub_mobile_office.model import Einsatz
+from hub_mobile_office.model import BERLIN, Einsatz
 
 log = structlog.get_logger("hub.mobile_office")
 E = tables.einsaetze
+GRACE = timedelta(hours=1)
 
 
 def _bad(field: str, rule: str, message: str, status: int | None = None) -> hub.IntakeRejected:
@@ -170,6 +171,22 @@ class Planner:
         with self.hub.store.reading() as conn:
             rows = conn.execute(query).all()
         return [(r.id, Einsatz.model_validate_json(r.plan)) for r in rows]
+
+    def find(self, device_id: str, at: datetime) -> str | None:
+        """The planned Einsatz a device is on at ``at`` (an hour's grace either side: staff
+        set up early and finish late)."""
+        local = at.astimezone(BERLIN)
+        for einsatz_id, einsatz in self._planned(local.date(), local.date()):
+            if device_id in einsatz.devices and local.date() in einsatz.days():
+                start, end = einsatz.window(local.date())
+                if start - GRACE <= local <= end + GRACE:
+                    return einsatz_id
+        return None
+
+    def is_planned(self, einsatz_id: str) -> bool:
+        with self.hub.store.reading() as conn:
+            status = conn.execute(select(E.c.status).where(E.c.id == einsatz_id)).scalar()
+        return status == "planned"
 
     def occurrences(self, first: date, last: date, ars: str = "") -> list[Occurrence]:
         """Every planned day between ``first`` and ``last`` (ARS prefix), in time order."""

@@ -123,3 +123,30 @@ def register_commands(cli: click.Group) -> None:
         """Cancel an Einsatz."""
         done = run(lambda: STATE(h).cancel(einsatz_id, reason))
         click.echo(f"{done['id']}  {done['status']}")
+
+
+MOBILE_CHANNELS = frozenset({"koffer", "buergermobil", "popup", "home_visit"})
+
+
+@hub.hookimpl
+def register_enrichers(register: Any) -> None:
+    """Records captured on the road carry the Einsatz they were captured on: named by the
+    device (checked), or found from the capturing device and the time."""
+
+    def einsatz(record: Any, ctx: Any) -> None:
+        if record.channel.value not in MOBILE_CHANNELS or record.location is None:
+            return
+        planner = STATE(ctx.hub)
+        given = record.location.einsatz_id
+        if given is not None:
+            if not planner.is_planned(given):
+                raise hub.IntakeRejected.one(
+                    "location.einsatz_id", "unknown", "no planned Einsatz with this id"
+                )
+            return
+        if record.location.device_id:
+            found = planner.find(record.location.device_id, record.received_at)
+            if found is not None:
+                record.location = record.location.model_copy(update={"einsatz_id": found})
+
+    register("mobile_office_einsatz", einsatz, phase="check")

@@ -152,3 +152,38 @@ def test_the_sample_year_plans_on_the_command_line(office) -> None:
     again = run("mobile-office", "create", str(EXAMPLE))  # the same devices, the same days
     assert again.exit_code != 0 and "device_busy" in again.output
     assert count(office) == 5  # all or none
+
+
+def test_records_captured_on_the_road_carry_their_einsatz(office, token, plan) -> None:
+    from hub.testing import sample_submission
+
+    today = date.today()
+    plan.update(
+        kind="buergermobil",
+        name="Bürgermobil heute",
+        start=today.isoformat(),
+        rrule=None,
+        hours={"start": "00:00", "end": "23:59"},
+        devices=["koffer-bus-07"],
+    )
+    with office.client(token) as c:
+        einsatz = c.post("/v1/mobile-office/einsaetze", json=plan).json()
+
+        def submit(**location):
+            body = sample_submission(channel="buergermobil", location=location)
+            return c.post("/v1/records", json=body)
+
+        found = submit(device_id="koffer-bus-07")
+        assert found.status_code == 202, found.text
+        record = c.get(f"/v1/records/{found.json()['id']}").json()
+        assert record["location"]["einsatz_id"] == einsatz["id"]
+        elsewhere = c.get(f"/v1/records/{submit(device_id='other-device').json()['id']}").json()
+        assert elsewhere["location"]["einsatz_id"] is None
+        named = submit(device_id="x", einsatz_id=einsatz["id"])
+        assert named.status_code == 202
+        unknown = submit(device_id="x", einsatz_id="no-such-einsatz")
+        assert unknown.status_code == 422
+        assert unknown.json()["errors"][0]["field"] == "location.einsatz_id"
+        portal = c.post("/v1/records", json=sample_submission(channel="portal"))
+        shown = c.get(f"/v1/records/{portal.json()['id']}").json()
+        assert shown["channel"] == "portal" and shown["location"]["einsatz_id"] is None
