@@ -103,7 +103,16 @@ def router(h: Any, state: Any) -> APIRouter:
         except hub.IntakeRejected as exc:
             return from_rejection(exc)
 
-    @api.get("/{ars}.ics", response_class=Response)
+    @api.get(
+        "/{ars}.ics",
+        response_class=Response,
+        responses={
+            200: {
+                "description": "An iCalendar feed",
+                "content": {"text/calendar": {"schema": {"type": "string"}}},
+            }
+        },
+    )
     def feed(
         ars: Annotated[str, Path(pattern=r"^[0-9]{2,12}$")],
         request: Request,
@@ -118,7 +127,16 @@ def router(h: Any, state: Any) -> APIRouter:
         )
         return Response(body, media_type="text/calendar; charset=utf-8")
 
-    @api.get("/{ars}.geojson")
+    @api.get(
+        "/{ars}.geojson",
+        response_class=Response,
+        responses={
+            200: {
+                "description": "A GeoJSON FeatureCollection",
+                "content": {"application/geo+json": {"schema": {"type": "object"}}},
+            }
+        },
+    )
     def places(
         ars: Annotated[str, Path(pattern=r"^[0-9]{2,12}$")],
         days: Annotated[int, Query(ge=1, le=400)] = 180,
