@@ -150,7 +150,6 @@ class Appointments:
             raise _bad("start", "past", "must be in the future")
         if record_id is not None and self.hub.store.record_owner(record_id) is None:
             raise _bad("record_id", "unknown", "no such record", 404)
-        self.expire_due()
         booking = self.system.reserve(office_id, list(wanted.system), start)
         now = utcnow()
         row = {

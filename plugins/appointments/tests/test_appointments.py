@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 from sqlalchemy import select, text
 
-from hub.testing import LiveHub
+from hub.testing import LiveHub, wait_until
 from hub_appointments import tables
 
 AUSWEIS, PASS, ANMELDUNG = "99102013104000", "99102012104000", "99115005104000"
@@ -180,3 +180,21 @@ def test_cancellation_link_works_until_the_start(booking, token, zms) -> None:
     assert ok.status_code == 200 and ok.json()["status"] == "cancelled"
     assert next(iter(zms.processes.values())).status == "cancelled"
     assert httpx.post(link, json={"token": done["cancel_token"]}).status_code == 403  # used up
+
+
+def test_the_sweeper_gives_lapsed_reservations_back(booking_with, token, zms) -> None:
+    import time
+
+    from hub_appointments.plugin import STATE, ExpirySweeper
+
+    with booking_with(reservation_minutes=0.01) as live, client(live, token) as c:
+        made = reserve(c, "10", first_slot(c, "10", AUSWEIS), AUSWEIS).json()
+        time.sleep(0.8)
+        sweeper = ExpirySweeper(live.hub, interval=0.05)  # what hub serve runs every 30 s
+        sweeper.start()
+        try:
+            assert wait_until(lambda: STATE(live.hub).get(made["id"])["status"] == "expired")
+        finally:
+            sweeper.stop()
+        assert STATE(live.hub).expire_due() == 0  # once
+    assert next(iter(zms.processes.values())).status == "cancelled"
