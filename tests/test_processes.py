@@ -135,6 +135,9 @@ def test_kill_9_while_delivering_2000_records_loses_nothing(tmp_path: Path) -> N
                 assert r.status_code == 202, r.text
                 final[i] = r.json()["id"]
             assert wait_until(lambda: len(delivered_files(outbox)) == n, timeout=120)
+            # A file is written before its outcome commits: the count follows a moment later.
+            wanted = f'hub_records{{status="delivered"}} {float(n)}'
+            assert wait_until(lambda: wanted in c.get("/metrics").text, timeout=30)
             metrics = c.get("/metrics").text
     finally:
         proc.terminate()
