@@ -13,11 +13,13 @@ same run:
 * mixed    — ``hub serve`` with its workers, loaded the same way: accepted/s and the time until
   everything is delivered.
 
-The hub processes run with the bundled plugins blocked (HUB_DISABLE_PLUGINS), so the figures
-are the core's. Whole runs, medians over --repeat runs. Usage::
+The hub processes run as users run them: every plugin that is installed is active (with
+``make install``, all bundled ones). ``--core-only`` blocks the bundled plugins
+(``HUB_DISABLE_PLUGINS``) to measure the core alone. Whole runs, medians over --repeat runs.
+Usage::
 
     python bench/dispatch.py [--records 20000] [--repeat 3] [--concurrency 128]
-                             [--databases sqlite,postgresql] [--workers 2]
+                             [--databases sqlite,postgresql] [--workers 2] [--core-only]
 """
 
 from __future__ import annotations
@@ -88,11 +90,28 @@ directory = "{outbox}"
 """)
 
 
+# Environment of the hub processes (``--core-only`` adds HUB_DISABLE_PLUGINS).
+HUB_ENV: dict[str, str] = dict(os.environ)
+
+
+def bundled_plugins() -> list[str]:
+    """Entry-point names of the plugins under plugins/ (each a distribution of its own)."""
+    import tomllib
+
+    root = Path(__file__).resolve().parents[1]
+    names: list[str] = []
+    for project in sorted(root.glob("plugins/*/pyproject.toml")):
+        data = tomllib.loads(project.read_text(encoding="utf-8"))
+        names += list(data.get("project", {}).get("entry-points", {}).get("hub", {}))
+    return names
+
+
 def spawn(config: Path, *args: str, log: Path) -> subprocess.Popen:
     return subprocess.Popen(
         [sys.executable, "-m", "hub", "--config", str(config), *args],
         stdout=log.open("ab"),
         stderr=subprocess.STDOUT,
+        env=HUB_ENV,
     )
 
 
@@ -222,10 +241,16 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=128)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--databases", default="sqlite,postgresql")
+    parser.add_argument("--core-only", action="store_true", help="block the bundled plugins")
     args = parser.parse_args()
+    if args.core_only:
+        HUB_ENV["HUB_DISABLE_PLUGINS"] = ",".join(bundled_plugins())
+    else:
+        HUB_ENV.pop("HUB_DISABLE_PLUGINS", None)
     print(
         f"records={args.records} repeat={args.repeat} concurrency={args.concurrency} "
-        f"workers={args.workers} cpus={os.cpu_count()}",
+        f"workers={args.workers} cpus={os.cpu_count()} "
+        f"plugins={'blocked' if args.core_only else 'as installed'}",
         flush=True,
     )
     keys = ("baseline_tx_s", "accepted_s", "delivered_s", "mixed_accepted_s", "mixed_end_to_end_s")
