@@ -135,6 +135,33 @@ class Planner:
         log.info("einsatz_planned", einsatz=row["id"], kind=einsatz.kind, days=len(days))
         return self.summary(row["id"])
 
+    def change(self, einsatz_id: str, einsatz: Einsatz) -> dict[str, Any]:
+        """Replace a planned Einsatz's plan, under the same rules (it never collides with
+        itself)."""
+        current = self.summary(einsatz_id)
+        if current["status"] != "planned":
+            raise _bad("einsatz", current["status"], f"the Einsatz is {current['status']}", 409)
+        days = self.check(einsatz, ignore=einsatz_id)
+        with self.hub.store.transaction() as conn:
+            self._devices_free(einsatz, days, einsatz_id)
+            done = conn.execute(
+                update(E)
+                .where(E.c.id == einsatz_id, E.c.status == "planned")
+                .values(
+                    kind=einsatz.kind,
+                    name=einsatz.name,
+                    ars=einsatz.place.ars,
+                    plan=einsatz.model_dump_json(),
+                    first_day=days[0],
+                    last_day=days[-1],
+                    updated_at=utcnow(),
+                )
+            ).rowcount
+        if not done:
+            raise _bad("einsatz", "changed", "the Einsatz changed meanwhile", 409)
+        log.info("einsatz_changed", einsatz=einsatz_id, days=len(days))
+        return self.summary(einsatz_id)
+
     def cancel(self, einsatz_id: str, reason: str) -> dict[str, Any]:
         with self.hub.store.transaction() as conn:
             done = conn.execute(

@@ -102,6 +102,25 @@ def register_commands(cli: click.Group) -> None:
             made = run(lambda plan=plan: planner.create(plan, created_by="cli"))
             click.echo(f"{made['id']}  {plan.kind:<14} {len(made['days']):>3} day(s)  {plan.name}")
 
+    @mobile_office.command("change")
+    @click.argument("einsatz_id")
+    @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+    @pass_hub
+    def change(h: Any, einsatz_id: str, file: Path) -> None:
+        """Replace the plan of Einsatz EINSATZ_ID with the one in FILE (JSON)."""
+        from pydantic import ValidationError
+
+        from hub_mobile_office.model import Einsatz
+
+        try:
+            plan = Einsatz.model_validate_json(file.read_text(encoding="utf-8"))
+        except ValidationError as exc:
+            raise click.ClickException(
+                "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+            ) from None
+        done = run(lambda: STATE(h).change(einsatz_id, plan))
+        click.echo(f"{done['id']}  {done['status']}  {len(done['days'])} day(s)")
+
     @mobile_office.command("list")
     @click.option("--ars", default="05", show_default=True)
     @click.option("--days", default=30, show_default=True, type=click.IntRange(1, 400))

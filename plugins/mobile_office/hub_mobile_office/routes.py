@@ -63,6 +63,28 @@ def router(h: Any, state: Any) -> APIRouter:
             return from_rejection(hub.IntakeRejected(field_problems(exc.errors())))
         return JSONResponse(made, status_code=201)
 
+    @api.put("/einsaetze/{einsatz_id}", responses=_answers(403, 404, 409, 422))
+    async def change(einsatz_id: str, request: Request, client: ClientConfig = write) -> Any:
+        """Replace the plan of a planned Einsatz (the same rules as planning it)."""
+        import anyio
+
+        try:
+            einsatz = Einsatz.model_validate(parse_json_object(await request.body()))
+            found = await anyio.to_thread.run_sync(lambda: state(h).summary(einsatz_id))
+            for ars in (found["place"]["ars"], einsatz.place.ars):
+                if not may_act_for(client, ars):
+                    raise hub.IntakeRejected.one(
+                        "place.ars",
+                        "municipality",
+                        "not one of your municipalities",
+                        status_code=403,
+                    )
+            return await anyio.to_thread.run_sync(lambda: state(h).change(einsatz_id, einsatz))
+        except hub.IntakeRejected as exc:
+            return from_rejection(exc)
+        except ValidationError as exc:
+            return from_rejection(hub.IntakeRejected(field_problems(exc.errors())))
+
     @api.get("/einsaetze")
     def upcoming(
         client: ClientConfig = read,

@@ -152,6 +152,13 @@ def test_the_sample_year_plans_on_the_command_line(office) -> None:
     again = run("mobile-office", "create", str(EXAMPLE))  # the same devices, the same days
     assert again.exit_code != 0 and "device_busy" in again.output
     assert count(office) == 5  # all or none
+    first_id = planned[0].split()[0]
+    changed = {**with_plans[0], "hours": {"start": "11:00", "end": "15:00"}}
+    new_plan = config.parent / "changed.json"
+    new_plan.write_text(json.dumps(changed), encoding="utf-8")
+    out = run("mobile-office", "change", first_id, str(new_plan))
+    assert out.exit_code == 0, out.output
+    assert f"{first_id}  planned" in out.output
 
 
 def test_records_captured_on_the_road_carry_their_einsatz(office, token, plan) -> None:
@@ -187,3 +194,31 @@ def test_records_captured_on_the_road_carry_their_einsatz(office, token, plan) -
         portal = c.post("/v1/records", json=sample_submission(channel="portal"))
         shown = c.get(f"/v1/records/{portal.json()['id']}").json()
         assert shown["channel"] == "portal" and shown["location"]["einsatz_id"] is None
+
+
+def test_a_plan_is_changed_under_the_same_rules(office, token, plan) -> None:
+    other = copy.deepcopy(plan)
+    other.update(
+        kind="popup",
+        name="Pop-up im Rathaus",
+        rrule=None,
+        start="2027-01-21",
+        hours={"start": "16:00", "end": "18:00"},
+    )
+    with office.client(token) as c:
+        first = c.post("/v1/mobile-office/einsaetze", json=plan).json()
+        second = c.post("/v1/mobile-office/einsaetze", json=other).json()
+        moved = {**other, "hours": {"start": "10:00", "end": "13:00"}}  # into the bank's hours
+        r = c.put(f"/v1/mobile-office/einsaetze/{second['id']}", json=moved)
+        assert r.status_code == 409 and r.json()["errors"][0]["rule"] == "device_busy"
+        assert c.get(f"/v1/mobile-office/einsaetze/{second['id']}").json()["hours"]["start"] == (
+            "16:00"
+        )  # unchanged
+        later = {**plan, "hours": {"start": "12:00", "end": "15:00"}}  # never collides with itself
+        r = c.put(f"/v1/mobile-office/einsaetze/{first['id']}", json=later)
+        assert r.status_code == 200 and r.json()["hours"]["end"] == "15:00"
+        c.post(f"/v1/mobile-office/einsaetze/{second['id']}/cancel", json={"reason": "x"})
+        r = c.put(f"/v1/mobile-office/einsaetze/{second['id']}", json=other)
+        assert r.status_code == 409 and r.json()["errors"][0]["rule"] == "cancelled"
+        r = c.put("/v1/mobile-office/einsaetze/nope", json=other)
+        assert r.status_code == 404
