@@ -36,9 +36,22 @@ def ical(occurrences: list[Occurrence], *, name: str, host: str) -> bytes:
         event.add("summary", f"{KIND_WORDS[o.einsatz.kind]}: {o.einsatz.name}")
         event.add("location", f"{o.einsatz.place.name}, {o.einsatz.place.address}")
         event.add("geo", (o.einsatz.place.lat, o.einsatz.place.lon))
-        event.add("description", "Leistungen (LeiKa): " + ", ".join(o.einsatz.services))
+        event.add("description", _description(o))
         cal.add_component(event)
     return cal.to_ical()
+
+
+def _description(o: Occurrence) -> str:
+    """The services offered, each with what to bring and the fee where configured."""
+    lines = []
+    for service in o.public()["services"]:
+        line = service.get("name") or f"Leistung {service['leika']}"
+        if service.get("documents"):
+            line += " — mitbringen: " + ", ".join(service["documents"])
+        if service.get("fee"):
+            line += f" — Gebühr: {service['fee']}"
+        lines.append(line)
+    return "\n".join(lines)
 
 
 def geojson(occurrences: list[Occurrence]) -> dict[str, Any]:

@@ -36,6 +36,7 @@ class Occurrence:
     einsatz_id: str
     einsatz: Einsatz
     day: date
+    bring: dict[str, dict[str, Any]] | None = None  # LeiKa key → what to bring, the fee
 
     def public(self) -> dict[str, Any]:
         """What people may see: no staff, no devices."""
@@ -56,14 +57,23 @@ class Occurrence:
             },
             "start": start.isoformat(),
             "end": end.isoformat(),
-            "services": list(self.einsatz.services),
+            "services": [
+                {"leika": leika, **(self.bring or {}).get(leika, {})}
+                for leika in self.einsatz.services
+            ],
         }
 
 
 class Planner:
-    def __init__(self, h: Any, requirements: dict[str, list[str]]):
+    def __init__(
+        self,
+        h: Any,
+        requirements: dict[str, list[str]],
+        bring: dict[str, dict[str, Any]] | None = None,
+    ):
         self.hub = h
         self.requirements = requirements
+        self.bring = bring or {}
 
     def check(self, einsatz: Einsatz, *, ignore: str | None = None) -> list[date]:
         """The Einsatz's days, once every rule holds."""
@@ -218,7 +228,7 @@ class Planner:
     def occurrences(self, first: date, last: date, ars: str = "") -> list[Occurrence]:
         """Every planned day between ``first`` and ``last`` (ARS prefix), in time order."""
         found = [
-            Occurrence(einsatz_id, einsatz, day)
+            Occurrence(einsatz_id, einsatz, day, self.bring)
             for einsatz_id, einsatz in self._planned(first, last, ars)
             for day in einsatz.days()
             if first <= day <= last

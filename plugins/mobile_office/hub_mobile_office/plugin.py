@@ -17,6 +17,13 @@ from hub import pass_hub
 NAME = "mobile_office"
 
 
+class Bring(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str = Field(min_length=1, max_length=200, description="The service, in plain words")
+    documents: list[str] = Field(default_factory=list, max_length=20)
+    fee: str | None = Field(default=None, max_length=200)
+
+
 class MobileOfficeSettings(BaseModel):
     """``[plugins.mobile_office]`` (optional)."""
 
@@ -26,6 +33,11 @@ class MobileOfficeSettings(BaseModel):
         description="LeiKa key → capabilities it needs on site (default: passport and ID "
         "card need camera, fingerprint, signature_pad; the Anmeldung needs melderegister)",
     )
+    bring: dict[str, Bring] = Field(
+        default_factory=dict,
+        description="LeiKa key → what to bring and the fee, as the municipality words it "
+        "(published with every date that offers the service)",
+    )
 
 
 def _build(h: Any) -> Any:
@@ -33,7 +45,11 @@ def _build(h: Any) -> Any:
     from hub_mobile_office.plan import Planner
 
     settings = hub.parse_settings(MobileOfficeSettings, h.config.plugins.get(NAME, {}))
-    return Planner(h, settings.requirements or DEFAULT_REQUIREMENTS)
+    return Planner(
+        h,
+        settings.requirements or DEFAULT_REQUIREMENTS,
+        {k: v.model_dump() for k, v in settings.bring.items()},
+    )
 
 
 STATE: hub.PluginState[Any] = hub.PluginState(NAME, _build)

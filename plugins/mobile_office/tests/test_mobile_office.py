@@ -222,3 +222,38 @@ def test_a_plan_is_changed_under_the_same_rules(office, token, plan) -> None:
         assert r.status_code == 409 and r.json()["errors"][0]["rule"] == "cancelled"
         r = c.put("/v1/mobile-office/einsaetze/nope", json=other)
         assert r.status_code == 404
+
+
+def test_the_feeds_say_what_to_bring_and_what_it_costs(tmp_path, plan) -> None:
+    from hub.testing import hub_config
+
+    plan.update(start=date.today().isoformat(), rrule=None)
+    config = hub_config(
+        f"sqlite:///{tmp_path / 'hub.db'}",
+        tmp_path / "out",
+        "bring-token-0123456789",
+        plugins={
+            "ozg_catalog": {"pvog_enabled": False},
+            "mobile_office": {
+                "bring": {
+                    "99102013104000": {
+                        "name": "Personalausweis beantragen",
+                        "documents": ["bisheriger Ausweis", "Geburtsurkunde bei Namensänderung"],
+                        "fee": "wie im Bürgerbüro",
+                    }
+                }
+            },
+        },
+    )
+    with LiveHub(config) as live, live.client("bring-token-0123456789") as c:
+        assert c.post("/v1/mobile-office/einsaetze", json=plan).status_code == 201
+        feed = httpx.get(f"{live.url}/v1/mobile-office/05316.ics")
+        geo = httpx.get(f"{live.url}/v1/mobile-office/05316.geojson").json()
+    [event] = Calendar.from_ical(feed.content).walk("VEVENT")
+    text_ = str(event["description"])
+    assert "Personalausweis beantragen — mitbringen: bisheriger Ausweis" in text_
+    assert "Gebühr: wie im Bürgerbüro" in text_
+    assert "Leistung 99102012104000" in text_  # a service without wording keeps its key
+    [day] = geo["features"][0]["properties"]["dates"]
+    assert day["services"][0]["documents"][0] == "bisheriger Ausweis"
+    assert day["services"][1] == {"leika": "99102012104000"}
