@@ -117,6 +117,7 @@ _LAZY = {
     "transport_errors": ("hub.core.http", "transport_errors"),
     "TlsSettings": ("hub.core.http", "TlsSettings"),
     "pass_hub": ("hub.core.cli", "pass_hub"),
+    "rejection_error": ("hub.core.cli", "rejection_error"),
     "BackgroundServer": ("hub.core.background", "BackgroundServer"),
 }
 __all__ += sorted(_LAZY.keys() - set(__all__))

@@ -139,13 +139,14 @@ def submit(hub: Any, file: Any, client: str, idempotency_key: str | None) -> Non
         sub = Submission.model_validate_json(file.read())
         accepted = hub.intake.submit(sub, client=client, idempotency_key=idempotency_key)
     except ValidationError as exc:
-        raise _rejection(from_validation_error(exc)) from None
+        raise rejection_error(from_validation_error(exc)) from None
     except IntakeRejected as exc:
-        raise _rejection(exc) from None
+        raise rejection_error(exc) from None
     _echo_json({"id": accepted.record_id, "status": accepted.status, "replayed": accepted.replayed})
 
 
-def _rejection(exc: IntakeRejected) -> click.ClickException:
+def rejection_error(exc: IntakeRejected) -> click.ClickException:
+    """A refusal as a command's error: each field, message and rule on a line of its own."""
     lines = [f"  {p.field}: {p.message} [{p.rule}]" for p in exc.problems]
     return click.ClickException("rejected:\n" + "\n".join(lines))
 

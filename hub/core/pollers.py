@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import structlog
-from prometheus_client import Counter, Gauge
+from prometheus_client import Gauge
 
 from hub.core.errors import AdapterError, ConfigurationError
 
@@ -55,8 +55,8 @@ class PollerRunner:
                 raise ConfigurationError(f"[pollers.{name}]: {kind.plugin} gave no poll()")
             self._pollers.append((PollerState(name, interval), poller))
         registry = hub.metrics.registry
-        self._polls = Counter(
-            "hub_polls", "Poller rounds by outcome", ["poller", "outcome"], registry=registry
+        self._polls = hub.metrics.counter(
+            "hub_polls", "Poller rounds by outcome", ["poller", "outcome"]
         )
         self._last = Gauge(
             "hub_poll_last_success_seconds",

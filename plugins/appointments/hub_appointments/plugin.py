@@ -117,9 +117,7 @@ def register_commands(cli: click.Group) -> None:
         try:
             return fn()
         except hub.IntakeRejected as exc:
-            raise click.ClickException(
-                "; ".join(f"{p.field}: {p.message} ({p.rule})" for p in exc.problems)
-            ) from None
+            raise hub.rejection_error(exc) from None
         except (hub.PermanentError, hub.TransientError) as exc:
             raise click.ClickException(str(exc)) from None
 

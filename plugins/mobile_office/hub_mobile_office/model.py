@@ -72,21 +72,20 @@ class Einsatz(BaseModel):
     slots_per_day: int | None = Field(default=None, ge=1, le=500)
     staff: list[str] = Field(default_factory=list, description="Never published")
 
-    def days(self, horizon: date | None = None) -> list[date]:
+    def days(self) -> list[date]:
         """Every day of the Einsatz (at most 3 years of them)."""
+        return self.days_between(self.start, self.start + timedelta(days=3 * 366))
+
+    def days_between(self, first: date, last: date) -> list[date]:
+        """The Einsatz's days from ``first`` to ``last``; only those are expanded (lists,
+        feeds and the intake enricher ask for a few days of a long rule)."""
         if not self.rrule:
-            return [self.start]
-        rule = rrulestr(
-            f"DTSTART:{self.start:%Y%m%d}\nRRULE:{self.rrule}", forceset=False, cache=False
+            return [self.start] if first <= self.start <= last else []
+        rule = rrulestr(f"DTSTART:{self.start:%Y%m%d}\nRRULE:{self.rrule}", cache=False)
+        moments = rule.between(
+            datetime.combine(first, time()), datetime.combine(last, time()), inc=True
         )
-        limit = horizon or self.start + timedelta(days=3 * 366)
-        found = []
-        for moment in rule:
-            day = moment.date()
-            if day > limit:
-                break
-            found.append(day)
-        return found
+        return [m.date() for m in moments]
 
     def window(self, day: date) -> tuple[datetime, datetime]:
         """The hours of one day, in local time."""

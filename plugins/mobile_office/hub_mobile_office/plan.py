@@ -75,8 +75,11 @@ class Planner:
         self.requirements = requirements
         self.bring = bring or {}
 
-    def check(self, einsatz: Einsatz, *, ignore: str | None = None) -> list[date]:
-        """The Einsatz's days, once every rule holds."""
+    def check(
+        self, einsatz: Einsatz, *, ignore: str | None = None, devices: bool = True
+    ) -> list[date]:
+        """The Einsatz's days, once every rule holds (``devices=False``: the caller checks
+        the devices itself, inside its write transaction)."""
         if einsatz.rrule:
             if "DTSTART" in einsatz.rrule.upper():
                 raise _bad("rrule", "rfc5545", "give the first day as start, not DTSTART")
@@ -99,7 +102,7 @@ class Planner:
                     "capability_missing",
                     f"{leika} needs {', '.join(missing)} on site",
                 )
-        if einsatz.devices:
+        if devices and einsatz.devices:
             self._devices_free(einsatz, days, ignore)
         return days
 
@@ -111,7 +114,7 @@ class Planner:
             shared = [d for d in einsatz.devices if d in other.devices]
             if not shared:
                 continue
-            for day in sorted(mine.intersection(other.days())):
+            for day in sorted(mine.intersection(other.days_between(days[0], days[-1]))):
                 a, b = einsatz.window(day), other.window(day)
                 if a[0] < b[1] and b[0] < a[1]:
                     i = einsatz.devices.index(shared[0])
@@ -123,7 +126,7 @@ class Planner:
                     )
 
     def create(self, einsatz: Einsatz, *, created_by: str) -> dict[str, Any]:
-        days = self.check(einsatz)
+        days = self.check(einsatz, devices=False)
         now = utcnow()
         row = {
             "id": str(uuid.uuid4()),
@@ -151,7 +154,7 @@ class Planner:
         current = self.summary(einsatz_id)
         if current["status"] != "planned":
             raise _bad("einsatz", current["status"], f"the Einsatz is {current['status']}", 409)
-        days = self.check(einsatz, ignore=einsatz_id)
+        days = self.check(einsatz, ignore=einsatz_id, devices=False)
         with self.hub.store.transaction() as conn:
             self._devices_free(einsatz, days, einsatz_id)
             done = conn.execute(
@@ -214,7 +217,7 @@ class Planner:
         set up early and finish late)."""
         local = at.astimezone(BERLIN)
         for einsatz_id, einsatz in self._planned(local.date(), local.date()):
-            if device_id in einsatz.devices and local.date() in einsatz.days():
+            if device_id in einsatz.devices and einsatz.days_between(local.date(), local.date()):
                 start, end = einsatz.window(local.date())
                 if start - GRACE <= local <= end + GRACE:
                     return einsatz_id
@@ -230,8 +233,7 @@ class Planner:
         found = [
             Occurrence(einsatz_id, einsatz, day, self.bring)
             for einsatz_id, einsatz in self._planned(first, last, ars)
-            for day in einsatz.days()
-            if first <= day <= last
+            for day in einsatz.days_between(first, last)
         ]
         return sorted(found, key=lambda o: (o.day, o.einsatz.hours.start, o.einsatz.name))
 

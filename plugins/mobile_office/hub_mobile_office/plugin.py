@@ -86,15 +86,10 @@ def register_commands(cli: click.Group) -> None:
         try:
             return fn()
         except hub.IntakeRejected as exc:
-            raise click.ClickException(
-                "; ".join(f"{p.field}: {p.message} ({p.rule})" for p in exc.problems)
-            ) from None
+            raise hub.rejection_error(exc) from None
 
-    @mobile_office.command("create")
-    @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-    @pass_hub
-    def create(h: Any, file: Path) -> None:
-        """Plan the Einsatz (or the list of Einsätze) in FILE (JSON); all or none."""
+    def plans(file: Path) -> list[Any]:
+        """The Einsatz (or list of Einsätze) in a JSON file; a bad one names its field."""
         from pydantic import ValidationError
 
         from hub_mobile_office.model import Einsatz
@@ -102,19 +97,25 @@ def register_commands(cli: click.Group) -> None:
         data = json.loads(file.read_text(encoding="utf-8"))
         items = data if isinstance(data, list) else [data]
         try:
-            plans = [Einsatz.model_validate(item) for item in items]
+            return [Einsatz.model_validate(item) for item in items]
         except ValidationError as exc:
-            raise click.ClickException(
-                "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
-            ) from None
+            problems = hub.field_problems(exc.errors())
+            raise hub.rejection_error(hub.IntakeRejected(problems)) from None
+
+    @mobile_office.command("create")
+    @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+    @pass_hub
+    def create(h: Any, file: Path) -> None:
+        """Plan the Einsatz (or the list of Einsätze) in FILE (JSON); all or none."""
+        found = plans(file)
         planner = STATE(h)
-        for i, plan in enumerate(plans):  # check all first: a bad one plans nothing
+        for i, plan in enumerate(found):  # check all first: a bad one plans nothing
             try:
                 planner.check(plan)
             except hub.IntakeRejected as exc:
                 p = exc.problems[0]
                 raise click.ClickException(f"[{i}] {p.field}: {p.message} ({p.rule})") from None
-        for plan in plans:
+        for plan in found:
             made = run(lambda plan=plan: planner.create(plan, created_by="cli"))
             click.echo(f"{made['id']}  {plan.kind:<14} {len(made['days']):>3} day(s)  {plan.name}")
 
@@ -124,16 +125,10 @@ def register_commands(cli: click.Group) -> None:
     @pass_hub
     def change(h: Any, einsatz_id: str, file: Path) -> None:
         """Replace the plan of Einsatz EINSATZ_ID with the one in FILE (JSON)."""
-        from pydantic import ValidationError
-
-        from hub_mobile_office.model import Einsatz
-
-        try:
-            plan = Einsatz.model_validate_json(file.read_text(encoding="utf-8"))
-        except ValidationError as exc:
-            raise click.ClickException(
-                "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
-            ) from None
+        found = plans(file)
+        if len(found) != 1:
+            raise click.ClickException("FILE: one Einsatz, not a list")
+        plan = found[0]
         done = run(lambda: STATE(h).change(einsatz_id, plan))
         click.echo(f"{done['id']}  {done['status']}  {len(done['days'])} day(s)")
 
