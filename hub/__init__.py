@@ -86,6 +86,20 @@ _LAZY = {
     "PluginState": ("hub.core.state", "PluginState"),
     "FollowUp": ("hub.core.hub", "FollowUp"),
     "AttachmentBackend": ("hub.core.attachments", "AttachmentBackend"),
+    # Booking systems (appointments): the contract and its refusals.
+    "Booking": ("hub.core.booking", "Booking"),
+    "BookingCatalogue": ("hub.core.booking", "BookingCatalogue"),
+    "BookingContact": ("hub.core.booking", "BookingContact"),
+    "BookingError": ("hub.core.booking", "BookingError"),
+    "BookingField": ("hub.core.booking", "BookingField"),
+    "BookingOffice": ("hub.core.booking", "BookingOffice"),
+    "BookingService": ("hub.core.booking", "BookingService"),
+    "BookingSystem": ("hub.core.booking", "BookingSystem"),
+    "NotCancellable": ("hub.core.booking", "NotCancellable"),
+    "NotEligible": ("hub.core.booking", "NotEligible"),
+    "SlotTaken": ("hub.core.booking", "SlotTaken"),
+    "UnknownBooking": ("hub.core.booking", "UnknownBooking"),
+    "RegisterBookingSystem": ("hub.core.booking", "RegisterBookingSystem"),
     # Typed protocols of what plugins provide and of the registration callbacks.
     "Adapter": ("hub.core.registry", "Adapter"),
     "IntakeChannel": ("hub.core.registry", "Channel"),  # hub.Channel is the record field

@@ -125,6 +125,19 @@ class Registers:
         if self.calls.get("explode"):
             raise RuntimeError("boom")
 
+    @hub.hookimpl
+    def register_booking_systems(self, register: Any) -> None:
+        for name, system in self.calls.get("booking", []):
+            register(name, system)
+
+
+class HalfABookingSystem:
+    def catalogue(self) -> Any:
+        return hub.BookingCatalogue((), ())
+
+    def free_slots(self, *args: Any) -> list[Any]:
+        return []
+
 
 @pytest.mark.parametrize(
     ("calls", "message"),
@@ -134,6 +147,10 @@ class Registers:
         ({"schemas": [("99115005", {})]}, "must be a 14-digit LeiKa key or a key prefix"),
         ({"schemas": [("99115005*", {"type": "no-such-type"})]}, "is invalid"),
         ({"explode": True}, "plugin 'vendor' failed in register_enrichers: RuntimeError"),
+        (
+            {"booking": [("rooms", HalfABookingSystem())]},
+            "booking system 'rooms' has no reserve, confirm, cancel, details",
+        ),
     ],
 )
 def test_bad_registrations_name_the_plugin(make_config, calls, message) -> None:
@@ -184,6 +201,30 @@ def test_failing_status_hook_does_not_undo_the_change(make_config) -> None:
     )
     rid = h.intake.submit(sub, client="t").record_id
     assert h.store.get_record(rid).status.value == "accepted"
+    h.close()
+
+
+def test_a_booking_system_calling_a_booking_off_tells_the_plugins(make_config) -> None:
+    """Booking systems announce their own cancellations through the hub; a listener that
+    fails is logged and does not stop the others."""
+    heard: list[tuple[str, str, str]] = []
+
+    class Listener:
+        @hub.hookimpl
+        def booking_cancelled(self, system: str, process_id: str, reason: str) -> None:
+            heard.append((system, process_id, reason))
+
+    class Broken:
+        @hub.hookimpl
+        def booking_cancelled(self) -> None:
+            raise RuntimeError("no")
+
+    pm = PluginManager()
+    pm.register(Listener(), name="listener")
+    pm.register(Broken(), name="broken")
+    h = Hub(make_config(), pm)
+    h.booking_cancelled("rooms", "p-1", "Raum gesperrt")
+    assert heard == [("rooms", "p-1", "Raum gesperrt")]
     h.close()
 
 

@@ -21,6 +21,7 @@ import pluggy
 if TYPE_CHECKING:  # pragma: no cover - imports for annotations only
     import click
 
+    from hub.core.booking import RegisterBookingSystem
     from hub.core.hub import Hub
     from hub.core.registry import (
         RegisterAdapter,
@@ -118,6 +119,33 @@ def register_identity_providers(register: RegisterIdentityProvider, hub: Hub) ->
     returns a :class:`hub.IdentityClaim` (identity with trust level, plus applicant fields as the
     provider delivered them) or ``None`` when the request has no session of this provider.
     The claim's fields override the client's, field by field.
+    """
+
+
+@hookspec
+def register_booking_systems(register: RegisterBookingSystem, hub: Hub) -> None:
+    """Register booking systems: places where citizens and staff book appointments.
+
+    Call ``register(name, system)`` with a :class:`hub.BookingSystem` (``catalogue``,
+    ``free_slots``, ``reserve``, ``confirm``, ``cancel``, ``details``); ``hub`` is the hub it
+    serves (``None`` while plugins are only listed). The appointments plugin offers every
+    registered system through ``/v1/appointments``, its offices as ``<name>:<office id>``,
+    with the office's ARS and the services' LeiKa keys as the system gives them. A plugin
+    whose own data makes a slot book (a mobile office's Einsätze) registers it here instead of
+    building a booking API of its own. Raise :class:`hub.BookingError` subclasses for refusals
+    and :class:`hub.TransientError` when the system is away.
+    """
+
+
+@hookspec
+def booking_cancelled(hub: Hub, system: str, process_id: str, reason: str) -> None:
+    """Be told that a booking system cancelled a booking on its own side (the office closed,
+    the Einsatz was called off), after the change is durable there.
+
+    Booking systems call :meth:`hub.Hub.booking_cancelled`; whoever keeps appointments of
+    that system (the appointments plugin) marks them cancelled and tells the records they
+    belong to. ``reason`` is meant for the citizen and holds no personal data. Exceptions are
+    logged and dropped: the cancellation stands.
     """
 
 

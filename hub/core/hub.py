@@ -289,6 +289,11 @@ class Hub:
         self.notify([StatusChange(record_id, status, adapter, detail)])
         return True
 
+    def booking_cancelled(self, system: str, process_id: str, reason: str) -> None:
+        """Tell the plugins (``booking_cancelled``) that booking system ``system`` cancelled
+        ``process_id`` on its own side; ``reason`` is for the citizen, without personal data."""
+        self.plugins.booking_cancelled(self, system, process_id, reason)
+
     def follow_up(self, record_id: str, adapter: str, task: str, payload: Any = None) -> FollowUp:
         """Queue a follow-up delivery: something adapter instance ``adapter`` owes the record
         after its first delivery (the citizen's code, a reply). It goes through the outbox

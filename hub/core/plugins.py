@@ -73,10 +73,15 @@ class PluginInfo:
 
 
 # The plugin whose implementation is running (registrations are attributed to it).
+BOOKING_CALLS = ("catalogue", "free_slots", "reserve", "confirm", "cancel", "details")
 _STATUS_NAME = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
 _RUNNING: contextvars.ContextVar[str] = contextvars.ContextVar("hub_plugin", default="")
 # Hooks where one plugin's failure must not stop the others: the log event to write.
-_LOGGED = {"record_status_changed": "status_hook_failed", "hub_shutdown": "plugin_shutdown_failed"}
+_LOGGED = {
+    "record_status_changed": "status_hook_failed",
+    "booking_cancelled": "booking_hook_failed",
+    "hub_shutdown": "plugin_shutdown_failed",
+}
 _REGISTRATION = frozenset(
     {
         "register_adapters",
@@ -90,6 +95,7 @@ _REGISTRATION = frozenset(
         "register_services",
         "register_statuses",
         "register_attachment_backends",
+        "register_booking_systems",
     }
 )
 
@@ -265,6 +271,13 @@ class PluginManager:
                 raise ConfigurationError(f"identity provider {name!r} has no identify(request)")
             reg.identity_providers[name] = provider
 
+        def booking_system(name: str, system: Any) -> None:
+            _check_name("booking system", name, reg.booking_systems)
+            missing = [m for m in BOOKING_CALLS if not callable(getattr(system, m, None))]
+            if missing:
+                raise ConfigurationError(f"booking system {name!r} has no {', '.join(missing)}")
+            reg.booking_systems[name] = system
+
         def payload_schema(pattern: str, schema: Any) -> None:
             reg.payload_schemas.register(pattern, schema, _RUNNING.get())
 
@@ -333,6 +346,7 @@ class PluginManager:
         hook.register_pollers(register=poller)
         hook.register_enrichers(register=enricher)
         hook.register_identity_providers(register=identity, hub=hub)
+        hook.register_booking_systems(register=booking_system, hub=hub)
         hook.register_payload_schemas(register=payload_schema)
         hook.register_tables(register=tables)
         hook.register_settings(register=settings)
@@ -376,6 +390,11 @@ class PluginManager:
 
     def shutdown(self, hub: Hub) -> None:
         self._pm.hook.hub_shutdown(hub=hub)  # each failure is logged; the others still run
+
+    def booking_cancelled(self, hub: Hub, system: str, process_id: str, reason: str) -> None:
+        self._pm.hook.booking_cancelled(
+            hub=hub, system=system, process_id=process_id, reason=reason
+        )
 
     def status_changed(
         self, hub: Hub, record_id: str, status: str, adapter: str | None, detail: str | None

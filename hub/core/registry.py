@@ -322,6 +322,7 @@ class Registry:
     poller_types: dict[str, PollerType] = field(default_factory=dict)
     enrichers: list[Enricher] = field(default_factory=list)
     identity_providers: dict[str, IdentityProvider] = field(default_factory=dict)
+    booking_systems: dict[str, Any] = field(default_factory=dict)  # name → hub.BookingSystem
     payload_schemas: PayloadSchemas = field(default_factory=PayloadSchemas)
     tables: list[TableSet] = field(default_factory=list)
     settings: dict[str, SettingsModel] = field(default_factory=dict)

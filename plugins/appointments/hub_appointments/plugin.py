@@ -22,13 +22,25 @@ def _build(h: Any) -> Any:
     raw = h.config.plugins.get(NAME)
     if raw is None:
         return None
-    from hub_appointments.book import Appointments
+    from hub_appointments.book import Appointments, System
     from hub_appointments.settings import AppointmentsSettings
     from hub_appointments.zms import ZmsCitizenApi
 
     settings = hub.parse_settings(AppointmentsSettings, raw)
-    system = ZmsCitizenApi(settings.url, h.http_client(timeout=settings.timeout))
-    return Appointments(h, settings, system)
+    systems = []
+    if settings.url:
+        systems.append(
+            System(
+                settings.system,
+                ZmsCitizenApi(settings.url, h.http_client(timeout=settings.timeout)),
+                offices={oid: m.ars for oid, m in settings.offices.items()},
+                services=dict(settings.services),
+            )
+        )
+    for name, api in sorted(h.registry.booking_systems.items()):
+        # Systems inside the hub answer from its own store: no need to cache their offers.
+        systems.append(System(name, api, prefix=f"{name}:", cache_seconds=0))
+    return Appointments(h, settings, systems)
 
 
 STATE: hub.PluginState[Any] = hub.PluginState(NAME, _build)
@@ -163,7 +175,6 @@ def register_commands(cli: click.Group) -> None:
         telephone: str | None,
     ) -> None:
         """Book for a caller (classic channel): reserve START at OFFICE and confirm at once."""
-        from hub_appointments.contract import Contact
 
         if not (email or telephone):
             raise click.ClickException("--email or --telephone: how the office reaches them")
@@ -177,7 +188,7 @@ def register_commands(cli: click.Group) -> None:
                 office, [(k, 1) for k in leika], when, channel="classic", booked_by="cli"
             )
         )
-        done = run(lambda: b.confirm(made["id"], Contact(family_name, email, telephone)))
+        done = run(lambda: b.confirm(made["id"], hub.BookingContact(family_name, email, telephone)))
         click.echo(f"{done['id']}  {done['status']}  {done['start']}")
 
     @appointments.command("cancel")
@@ -199,5 +210,15 @@ def register_statuses(register: Any) -> None:
             "cancelled": "The appointment for this case was cancelled",
             "attended": "The citizen came to the appointment",
             "no_show": "The citizen did not come to the appointment",
+            "walk_in": "The citizen came without an appointment and was served",
         },
     )
+
+
+@hub.hookimpl
+def booking_cancelled(hub: Any, system: str, process_id: str, reason: str) -> None:
+    """A booking system called an appointment off (an Einsatz was cancelled): the appointment
+    says so, with the reason, and its record learns it."""
+    found = STATE(hub)
+    if found is not None:
+        found.cancelled_by_system(system, process_id, reason)

@@ -8,14 +8,22 @@ from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 import hub
 from hub import ClientConfig, from_rejection, may_act_for, problem, require_client
-from hub_appointments.contract import BookingError, Contact
+from hub_appointments.book import citizen_pseudonym
 
 Leika = Annotated[str, StringConstraints(pattern=r"^[0-9]{14}$")]
+OfficeId = Annotated[str, StringConstraints(min_length=1, max_length=64)]
+Answers = Annotated[
+    dict[
+        Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,31}$")],
+        Annotated[str, StringConstraints(max_length=200)],
+    ],
+    Field(max_length=10, description="The citizen's values for the office's fields"),
+]
 
 
 class ServiceIn(BaseModel):
@@ -26,10 +34,18 @@ class ServiceIn(BaseModel):
 
 class ReserveIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    office: str = Field(min_length=1, max_length=32)
+    office: OfficeId
     services: list[ServiceIn] = Field(min_length=1, max_length=5)
     start: datetime = Field(description="RFC 3339 with offset, one of the free slots")
     channel: Literal["online", "classic"] = "online"
+    answers: Answers = Field(default_factory=dict)
+    record_id: str | None = Field(default=None, max_length=36)
+
+
+class WalkInIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    office: OfficeId
+    services: list[ServiceIn] = Field(min_length=1, max_length=5)
     record_id: str | None = Field(default=None, max_length=36)
 
 
@@ -64,17 +80,14 @@ def refused(exc: Exception) -> JSONResponse:
     """The booking system's answer, or our own refusal, as problem+json."""
     if isinstance(exc, hub.IntakeRejected):
         return from_rejection(exc)
-    if isinstance(exc, BookingError):
+    if isinstance(exc, hub.BookingError):
+        status = exc.status if exc.status in (409, 422) else 409
         return problem(
-            409,
+            status,
             "The booking system refused",
             str(exc),
-            kind="conflict",
-            errors=[
-                hub.FieldProblem(
-                    "start" if exc.code.endswith("Available") else "appointment", exc.code, str(exc)
-                )
-            ],
+            kind="conflict" if status == 409 else "validation",
+            errors=[hub.FieldProblem(exc.field, exc.code, str(exc))],
         )
     assert isinstance(exc, hub.TransientError)
     wait = exc.retry_after
@@ -91,7 +104,7 @@ def router(h: Any, state: Any) -> APIRouter:
     api = APIRouter(prefix="/v1/appointments", tags=["appointments"])
     read = Depends(require_client("records:read"))
     write = Depends(require_client("records:write"))
-    errors = (hub.IntakeRejected, BookingError, hub.TransientError)
+    errors = (hub.IntakeRejected, hub.BookingError, hub.TransientError)
 
     def booking() -> Any:
         found = state(h)
@@ -107,12 +120,16 @@ def router(h: Any, state: Any) -> APIRouter:
                 "appointment", "unknown", "no such appointment", status_code=404
             )
 
-    def trust_level(request: Request) -> str | None:
+    def login(request: Request) -> Any:
+        """The identity an identity provider (BundID) vouches for in this request, if any."""
         for provider in h.registry.identity_providers.values():
             claim = provider.identify(request)
-            if claim is not None:
-                return claim.identity.trust_level.value
+            if claim is not None and claim.identity is not None:
+                return claim.identity
         return None
+
+    def pseudonym(identity: Any) -> str | None:
+        return citizen_pseudonym(identity.method, identity.bpk2) if identity.bpk2 else None
 
     @api.get("/offices", responses=_answers(503))
     def offices(
@@ -127,21 +144,31 @@ def router(h: Any, state: Any) -> APIRouter:
 
     @api.get("/slots", responses=_answers(404, 422, 503))
     def slots(
-        office: Annotated[str, Query(max_length=32)],
+        office: Annotated[str, Query(max_length=64)],
         service: Annotated[list[str], Query(description="LEIKA or LEIKA:count")],
         first: Annotated[date, Query(alias="from")],
         last: Annotated[date, Query(alias="to")],
+        answer: Annotated[
+            list[str], Query(description="The office's fields as NAME:VALUE", max_length=10)
+        ] = [],  # noqa: B006 - FastAPI copies it
         client: ClientConfig = read,
     ) -> Any:
-        """Free start times for these services at this office (RFC 3339, UTC)."""
+        """Free start times for these services at this office (RFC 3339, UTC). Offices that
+        ask fields (a home visit's reason, the district) need them here too."""
         try:
+            given = {}
+            for i, item in enumerate(answer):
+                name, sep, value = item.partition(":")
+                if not sep or not name:
+                    raise hub.IntakeRejected.one(f"answer[{i}]", "format", "NAME:VALUE")
+                given[name] = value
             wanted = []
             for i, item in enumerate(service):
                 leika, _, count = item.partition(":")
                 if not count.isdigit() and count:
                     raise hub.IntakeRejected.one(f"service[{i}]", "format", "LEIKA or LEIKA:n")
                 wanted.append((leika, int(count or 1)))
-            found = booking().free_slots(office, wanted, first, last)
+            found = booking().free_slots(office, wanted, first, last, given)
         except errors as exc:
             return refused(exc)
         return {"office": office, "slots": [t.isoformat() for t in found]}
@@ -151,16 +178,18 @@ def router(h: Any, state: Any) -> APIRouter:
         """Reserve a slot; it is held until ``reserved_until`` and must then be confirmed."""
         try:
             b = booking()
-            mapped = b.settings.offices.get(body.office)
-            if mapped is not None and not may_act_for(client, mapped.ars):
+            if not may_act_for(client, b.place(body.office).ars):
                 raise hub.IntakeRejected.one("office", "unknown", "no such office", status_code=404)
+            identity = login(request) if body.channel == "online" else None
             made = b.reserve(
                 body.office,
                 [(s.leika, s.count) for s in body.services],
                 body.start,
                 channel=body.channel,
                 booked_by=client.name,
-                trust_level=trust_level(request) if body.channel == "online" else None,
+                answers=body.answers,
+                trust_level=identity.trust_level.value if identity else None,
+                citizen=pseudonym(identity) if identity else None,
                 record_id=body.record_id,
             )
         except errors as exc:
@@ -178,11 +207,72 @@ def router(h: Any, state: Any) -> APIRouter:
         try:
             b = booking()
             visible(client, b.get(appointment_id))
-            done = b.confirm(appointment_id, Contact(body.family_name, body.email, body.telephone))
+            done = b.confirm(
+                appointment_id, hub.BookingContact(body.family_name, body.email, body.telephone)
+            )
         except errors as exc:
             return refused(exc)
         done["cancel_url"] = f"{api.prefix}/{appointment_id}/cancel"
+        done["calendar_url"] = f"{api.prefix}/{appointment_id}/calendar.ics"
         return done
+
+    @api.post("/walk-ins", status_code=201, responses=_answers(404, 422, 503))
+    def walk_in(body: WalkInIn, client: ClientConfig = write) -> Any:
+        """Staff record a citizen served without an appointment (day board, evaluation)."""
+        try:
+            b = booking()
+            if not may_act_for(client, b.place(body.office).ars):
+                raise hub.IntakeRejected.one("office", "unknown", "no such office", status_code=404)
+            made = b.walk_in(
+                body.office,
+                [(s.leika, s.count) for s in body.services],
+                booked_by=client.name,
+                record_id=body.record_id,
+            )
+        except errors as exc:
+            return refused(exc)
+        return JSONResponse(
+            made, status_code=201, headers={"Location": f"{api.prefix}/{made['id']}"}
+        )
+
+    @api.get("/mine", responses=_answers(401, 503))
+    def mine(request: Request, client: ClientConfig = read) -> Any:
+        """The appointments of the citizen logged in with this request (BundID), booked
+        online while logged in; coming ones first."""
+        identity = login(request)
+        key = pseudonym(identity) if identity else None
+        if key is None:
+            return problem(
+                401,
+                "Not logged in",
+                "this list needs the citizen's login (BundID)",
+                kind="unauthorized",
+            )
+        try:
+            items = booking().mine(key)
+        except errors as exc:
+            return refused(exc)
+        return {"items": [a for a in items if may_act_for(client, a["ars"])]}
+
+    @api.get(
+        "/{appointment_id}/calendar.ics",
+        responses={200: {"content": {"text/calendar": {}}}, **_answers(404, 409, 503)},
+        response_class=Response,
+    )
+    def calendar(appointment_id: str, client: ClientConfig = read) -> Any:
+        """The appointment as iCalendar (RFC 5545) for the citizen's calendar; a cancelled
+        one comes with STATUS:CANCELLED and the same UID, so calendars drop it."""
+        try:
+            b = booking()
+            visible(client, b.get(appointment_id))
+            body = b.calendar(appointment_id)
+        except errors as exc:
+            return refused(exc)
+        return Response(
+            body,
+            media_type="text/calendar; charset=utf-8",
+            headers={"Content-Disposition": f'attachment; filename="termin-{appointment_id}.ics"'},
+        )
 
     @api.post("/{appointment_id}/cancel", responses=_answers(403, 404, 409, 503))
     def cancel_by_link(appointment_id: str, body: CancelIn) -> Any:

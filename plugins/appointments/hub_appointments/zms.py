@@ -1,4 +1,6 @@
-"""ZMS / eAppointment through its citizen API (``zmscitizenapi``), as a :class:`BookingSystem`.
+"""ZMS / eAppointment through its citizen API (``zmscitizenapi``), as a
+:class:`hub.BookingSystem`. Its ids are its own (mapped to ARS and LeiKa in the config) and it
+asks no customer fields before booking.
 
 Errors: ZMS answers ``{"errors": [{"errorCode", "errorMessage", "statusCode"}]}``. A taken slot
 (``appointmentNotAvailable``) is :class:`SlotTaken`; ``appointmentCanNotBeCanceled`` is
@@ -10,20 +12,21 @@ Errors: ZMS answers ``{"errors": [{"errorCode", "errorMessage", "statusCode"}]}`
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from datetime import UTC, date, datetime
 from typing import Any
 
 import httpx
 
 import hub
-from hub_appointments.contract import (
+from hub import (
     Booking,
+    BookingCatalogue,
+    BookingContact,
     BookingError,
-    Catalogue,
-    Contact,
+    BookingOffice,
+    BookingService,
     NotCancellable,
-    Office,
-    Service,
     SlotTaken,
     UnknownBooking,
 )
@@ -60,10 +63,10 @@ class ZmsCitizenApi:
             code, message = f"http_{response.status_code}", "unexpected answer"
         raise ERRORS.get(code, BookingError)(code, f"ZMS: {code} ({message})", response.status_code)
 
-    def catalogue(self) -> Catalogue:
+    def catalogue(self) -> BookingCatalogue:
         found = self._call("GET", "/offices-and-services/")
         offices = tuple(
-            Office(
+            BookingOffice(
                 str(o["id"]),
                 o["name"],
                 o.get("address"),
@@ -72,16 +75,21 @@ class ZmsCitizenApi:
             for o in found["offices"]
         )
         services = tuple(
-            Service(str(s["id"]), s["name"], int(s.get("maxQuantity", 1)))
+            BookingService(str(s["id"]), s["name"], int(s.get("maxQuantity", 1)))
             for s in found["services"]
         )
         slots = {
             (str(r["officeId"]), str(r["serviceId"])): int(r["slots"]) for r in found["relations"]
         }
-        return Catalogue(offices, services, slots)
+        return BookingCatalogue(offices, services, slots)
 
     def free_slots(
-        self, office_id: str, services: list[tuple[str, int]], first: date, last: date
+        self,
+        office_id: str,
+        services: list[tuple[str, int]],
+        first: date,
+        last: date,
+        answers: Mapping[str, str] = {},
     ) -> list[datetime]:
         try:
             found = self._call(
@@ -107,7 +115,13 @@ class ZmsCitizenApi:
             for stamp in office["appointments"]
         )
 
-    def reserve(self, office_id: str, services: list[tuple[str, int]], start: datetime) -> Booking:
+    def reserve(
+        self,
+        office_id: str,
+        services: list[tuple[str, int]],
+        start: datetime,
+        answers: Mapping[str, str] = {},
+    ) -> Booking:
         return _booking(
             self._call(
                 "POST",
@@ -121,7 +135,7 @@ class ZmsCitizenApi:
             )
         )
 
-    def confirm(self, booking: Booking, contact: Contact) -> Booking:
+    def confirm(self, booking: Booking, contact: BookingContact) -> Booking:
         key = {"processId": int(booking.process_id), "authKey": booking.auth_key}
         self._call(
             "POST",

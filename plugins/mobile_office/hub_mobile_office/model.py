@@ -54,6 +54,48 @@ class Hours(BaseModel):
         return self
 
 
+# Who may ask for a home visit (the research: a declared mobility restriction, or living in a
+# care home), unless the Einsatz's booking rules name their own reasons.
+HOME_VISIT_REASONS = ("mobility_restricted", "care_home_resident")
+
+
+class SlotRules(BaseModel):
+    """How an Einsatz is booked when the hub keeps its slot book (no booking system of the
+    municipality sells it): capacity, eligibility, district preference."""
+
+    model_config = ConfigDict(extra="forbid")
+    slot_minutes: int = Field(ge=5, le=480, description="Length of one slot")
+    desks: int = Field(default=1, ge=1, le=20, description="Citizens served at the same time")
+    per_day: int | None = Field(
+        default=None, ge=1, le=500, description="Bookings a day at most (home visits: 1–2)"
+    )
+    opens_days_before: int = Field(
+        default=56, ge=1, le=366, description="How far ahead a day can be booked"
+    )
+    closes_hours_before: int = Field(
+        default=2, ge=0, le=168, description="Booking ends this many hours before a slot"
+    )
+    reasons: list[Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,31}$")]] | None = (
+        Field(
+            default=None,
+            max_length=10,
+            description="Declared reasons that make a citizen eligible (home visits default "
+            "to mobility_restricted, care_home_resident); none: everyone may book",
+        )
+    )
+    districts: list[Annotated[str, StringConstraints(min_length=1, max_length=100)]] = Field(
+        default_factory=list,
+        max_length=50,
+        description="Parts of town (or 12-digit ARS) the Einsatz is for; empty: everyone",
+    )
+    district_rule: Literal["only", "prefer"] = Field(
+        default="prefer",
+        description="only: citizens of other districts never book it (home visits batched by "
+        "part of town); prefer: they may book in the last open_to_all_days_before days",
+    )
+    open_to_all_days_before: int = Field(default=7, ge=0, le=366)
+
+
 class Einsatz(BaseModel):
     model_config = ConfigDict(extra="forbid")
     kind: Literal["popup", "buergermobil", "koffer_partner", "home_visit"]
@@ -70,7 +112,18 @@ class Einsatz(BaseModel):
     )
     services: list[LeikaKey] = Field(min_length=1)
     slots_per_day: int | None = Field(default=None, ge=1, le=500)
+    booking: SlotRules | None = Field(
+        default=None, description="Bookable through the hub's slot book; none: walk-in only"
+    )
     staff: list[str] = Field(default_factory=list, description="Never published")
+
+    def reasons(self) -> tuple[str, ...]:
+        """The reasons of which a citizen must declare one to book (empty: none needed)."""
+        if self.booking is None:
+            return ()
+        if self.booking.reasons is not None:
+            return tuple(self.booking.reasons)
+        return HOME_VISIT_REASONS if self.kind == "home_visit" else ()
 
     def days(self) -> list[date]:
         """Every day of the Einsatz (at most 3 years of them)."""
@@ -95,4 +148,4 @@ class Einsatz(BaseModel):
         )
 
 
-__all__ = ["DEFAULT_REQUIREMENTS", "Einsatz", "Hours", "Place"]
+__all__ = ["DEFAULT_REQUIREMENTS", "HOME_VISIT_REASONS", "Einsatz", "Hours", "Place", "SlotRules"]

@@ -20,6 +20,8 @@ import hub
 from hub import utcnow
 from hub_mobile_office import tables
 from hub_mobile_office.model import BERLIN, Einsatz
+from hub_mobile_office.slotbook import NAME as SLOT_BOOK
+from hub_mobile_office.slotbook import SlotBook
 
 log = structlog.get_logger("hub.mobile_office")
 E = tables.einsaetze
@@ -74,6 +76,7 @@ class Planner:
         self.hub = h
         self.requirements = requirements
         self.bring = bring or {}
+        self.slots = SlotBook(h, self.bring)
 
     def check(
         self, einsatz: Einsatz, *, ignore: str | None = None, devices: bool = True
@@ -102,6 +105,13 @@ class Planner:
                     "capability_missing",
                     f"{leika} needs {', '.join(missing)} on site",
                 )
+        rules = einsatz.booking
+        if rules is not None:
+            begin, end = einsatz.window(days[0])
+            if (end - begin).total_seconds() < rules.slot_minutes * 60:
+                raise _bad("booking.slot_minutes", "longer_than_hours", "no slot fits the hours")
+            if rules.district_rule == "only" and not rules.districts:
+                raise _bad("booking.districts", "required", "name the districts it is only for")
         if devices and einsatz.devices:
             self._devices_free(einsatz, days, ignore)
         return days
@@ -155,6 +165,14 @@ class Planner:
         if current["status"] != "planned":
             raise _bad("einsatz", current["status"], f"the Einsatz is {current['status']}", 409)
         days = self.check(einsatz, ignore=einsatz_id, devices=False)
+        lost = self.slots.outside(einsatz_id, einsatz)
+        if lost:
+            raise _bad(
+                "einsatz",
+                "bookings_affected",
+                f"{lost} confirmed booking(s) would fall outside the new plan: cancel them first",
+                409,
+            )
         with self.hub.store.transaction() as conn:
             self._devices_free(einsatz, days, einsatz_id)
             done = conn.execute(
@@ -176,17 +194,23 @@ class Planner:
         return self.summary(einsatz_id)
 
     def cancel(self, einsatz_id: str, reason: str) -> dict[str, Any]:
+        """Call an Einsatz off; its coming bookings go with it in the same transaction."""
         with self.hub.store.transaction() as conn:
             done = conn.execute(
                 update(E)
                 .where(E.c.id == einsatz_id, E.c.status == "planned")
                 .values(status="cancelled", cancel_reason=reason, updated_at=utcnow())
             ).rowcount
+            called_off = SlotBook.cancel_einsatz(conn, einsatz_id, reason) if done else []
         if not done:
             self.summary(einsatz_id)  # 404 for an unknown one
             raise _bad("einsatz", "cancelled", "the Einsatz is cancelled already", 409)
-        log.info("einsatz_cancelled", einsatz=einsatz_id)
-        return self.summary(einsatz_id)
+        # Whoever keeps appointments of the slot book is told (the appointments plugin marks
+        # them and tells their records); the office has the call list with the contacts.
+        for process_id in called_off:
+            self.hub.booking_cancelled(SLOT_BOOK, process_id, f"Einsatz abgesagt: {reason}")
+        log.info("einsatz_cancelled", einsatz=einsatz_id, bookings=len(called_off))
+        return {**self.summary(einsatz_id), "bookings_cancelled": len(called_off)}
 
     def summary(self, einsatz_id: str) -> dict[str, Any]:
         with self.hub.store.reading() as conn:

@@ -4,17 +4,20 @@ publishing routes, and the planning commands."""
 from __future__ import annotations
 
 import json
+import threading
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
 import click
+import structlog
 from pydantic import BaseModel, ConfigDict, Field
 
 import hub
 from hub import pass_hub
 
 NAME = "mobile_office"
+log = structlog.get_logger("hub.mobile_office")
 
 
 class Bring(BaseModel):
@@ -52,6 +55,61 @@ def _build(h: Any) -> Any:
     )
 
 
+class SlotBookOf:
+    """The plugin's slot book as a :class:`hub.BookingSystem`, built on first use (the hook
+    runs before the hub's settings are checked)."""
+
+    def __init__(self, h: Any):
+        self.hub = h
+
+    def catalogue(self) -> Any:
+        return STATE(self.hub).slots.catalogue()
+
+    def free_slots(self, *args: Any, **kw: Any) -> Any:
+        return STATE(self.hub).slots.free_slots(*args, **kw)
+
+    def reserve(self, *args: Any, **kw: Any) -> Any:
+        return STATE(self.hub).slots.reserve(*args, **kw)
+
+    def confirm(self, *args: Any, **kw: Any) -> Any:
+        return STATE(self.hub).slots.confirm(*args, **kw)
+
+    def cancel(self, *args: Any, **kw: Any) -> Any:
+        return STATE(self.hub).slots.cancel(*args, **kw)
+
+    def details(self, *args: Any, **kw: Any) -> Any:
+        return STATE(self.hub).slots.details(*args, **kw)
+
+
+class Purge:
+    """Deletes the contact data of booked days that are over, hourly (and at start)."""
+
+    def __init__(self, h: Any, interval: float = 3600.0):
+        self.hub, self.interval = h, interval
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name="mobile-office-purge", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while True:
+            try:
+                purged, lapsed = STATE(self.hub).slots.purge()
+                if purged or lapsed:
+                    log.info("slot_book_purged", contacts=purged, reservations=lapsed)
+            except Exception as exc:  # the store away: the next round tries again
+                log.warning("slot_book_purge_failed", error=type(exc).__name__)
+            if self._stop.wait(self.interval):
+                return
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(5)
+
+
 STATE: hub.PluginState[Any] = hub.PluginState(NAME, _build)
 
 
@@ -67,6 +125,20 @@ def register_tables(register: Any) -> None:
     from hub_mobile_office import tables
 
     register(tables)
+
+
+@hub.hookimpl
+def register_booking_systems(register: Any, hub: Any) -> None:
+    """The slot book of Einsätze with booking rules, bookable through the appointments API
+    (offices ``mobile_office:<Einsatz id>``)."""
+    if hub is not None:
+        register(NAME, SlotBookOf(hub))
+
+
+@hub.hookimpl
+def register_services(register: Any, hub: Any) -> None:
+    """The purge of contact data kept for booked days that are over."""
+    register("mobile_office_purge", Purge(hub))
 
 
 @hub.hookimpl
@@ -147,12 +219,24 @@ def register_commands(cli: click.Group) -> None:
 
     @mobile_office.command("cancel")
     @click.argument("einsatz_id")
-    @click.option("--reason", required=True)
+    @click.option("--reason", required=True, help="For the citizens: no personal data")
     @pass_hub
     def cancel(h: Any, einsatz_id: str, reason: str) -> None:
-        """Cancel an Einsatz."""
+        """Cancel an Einsatz and its bookings."""
         done = run(lambda: STATE(h).cancel(einsatz_id, reason))
-        click.echo(f"{done['id']}  {done['status']}")
+        click.echo(f"{done['id']}  {done['status']}  {done['bookings_cancelled']} booking(s)")
+
+    @mobile_office.command("bookings")
+    @click.argument("einsatz_id")
+    @pass_hub
+    def bookings(h: Any, einsatz_id: str) -> None:
+        """Who booked EINSATZ_ID (the call list after a cancellation)."""
+        run(lambda: STATE(h).summary(einsatz_id))
+        for b in STATE(h).slots.bookings(einsatz_id):
+            contact = b["contact"] or {}
+            reach = contact.get("telephone") or contact.get("email") or "-"
+            who = contact.get("family_name") or "(gelöscht)"
+            click.echo(f"{b['start']}  {b['status']:<9} {who}  {reach}")
 
 
 MOBILE_CHANNELS = frozenset({"koffer", "buergermobil", "popup", "home_visit"})

@@ -112,9 +112,25 @@ def router(h: Any, state: Any) -> APIRouter:
             return from_rejection(exc)
         return found
 
+    @api.get("/einsaetze/{einsatz_id}/bookings", responses=_answers(404))
+    def bookings(einsatz_id: str, client: ClientConfig = read) -> Any:
+        """The Einsatz's bookings in the hub's slot book, for the office: who comes when,
+        and — after a cancellation — whom to call (contact data is kept until the day is
+        over)."""
+        try:
+            found = state(h).summary(einsatz_id)
+            if not may_act_for(client, found["place"]["ars"]):
+                raise hub.IntakeRejected.one(
+                    "einsatz", "unknown", "no such Einsatz", status_code=404
+                )
+        except hub.IntakeRejected as exc:
+            return from_rejection(exc)
+        return {"einsatz": einsatz_id, "items": state(h).slots.bookings(einsatz_id)}
+
     @api.post("/einsaetze/{einsatz_id}/cancel", responses=_answers(404, 409))
     def cancel(einsatz_id: str, body: CancelIn, client: ClientConfig = write) -> Any:
-        """Cancel an Einsatz; its days leave the feeds at once."""
+        """Cancel an Einsatz; its days leave the feeds at once and its bookings are cancelled
+        (the appointments plugin tells the records; the office has the call list)."""
         try:
             found = state(h).summary(einsatz_id)
             if not may_act_for(client, found["place"]["ars"]):

@@ -55,3 +55,17 @@ def office(tmp_path: Path) -> Iterator[LiveHub]:
 @pytest.fixture
 def token() -> str:
     return TOKEN
+
+
+@pytest.fixture
+def slot_office(tmp_path: Path) -> Iterator[LiveHub]:
+    """A live hub whose Einsätze are booked through the appointments API: the appointments
+    plugin without a booking system of its own, so the slot book is what it offers."""
+    config = hub_config(
+        f"sqlite:///{tmp_path / 'hub.db'}",
+        tmp_path / "out",
+        TOKEN,
+        plugins={"ozg_catalog": {"pvog_enabled": False}, "appointments": {}},
+    )
+    with LiveHub(config) as live:
+        yield live
