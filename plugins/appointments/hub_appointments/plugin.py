@@ -141,17 +141,38 @@ def register_commands(cli: click.Group) -> None:
             keys = ", ".join(s["leika"] for s in o["services"])
             click.echo(f"{o['id']:<6} {o['ars']}  {o['name']}  [{keys}]")
 
+    def answered(values: tuple[str, ...]) -> dict[str, str]:
+        found = {}
+        for item in values:
+            name, sep, value = item.partition("=")
+            if not sep or not name:
+                raise click.ClickException(f"--answer {item!r}: NAME=VALUE")
+            found[name] = value
+        return found
+
+    answer = click.option(
+        "--answer",
+        "answers",
+        multiple=True,
+        metavar="NAME=VALUE",
+        help="A field the office asks (reason=mobility_restricted, district=Repelen)",
+    )
+
     @appointments.command("slots")
     @click.argument("office")
     @click.argument("leika", nargs=-1, required=True)
     @click.option("--days", default=14, show_default=True, type=click.IntRange(1, 366))
+    @answer
     @pass_hub
-    def slots(h: Any, office: str, leika: tuple[str, ...], days: int) -> None:
+    def slots(
+        h: Any, office: str, leika: tuple[str, ...], days: int, answers: tuple[str, ...]
+    ) -> None:
         """Free start times at OFFICE for the LEIKA services (each once)."""
         today = date.today()
+        given = answered(answers)
         found = run(
             lambda: system(h).free_slots(
-                office, [(k, 1) for k in leika], today, today + timedelta(days=days - 1)
+                office, [(k, 1) for k in leika], today, today + timedelta(days=days - 1), given
             )
         )
         for t in found:
@@ -164,6 +185,7 @@ def register_commands(cli: click.Group) -> None:
     @click.option("--family-name", required=True)
     @click.option("--email")
     @click.option("--telephone")
+    @answer
     @pass_hub
     def book(
         h: Any,
@@ -173,6 +195,7 @@ def register_commands(cli: click.Group) -> None:
         family_name: str,
         email: str | None,
         telephone: str | None,
+        answers: tuple[str, ...],
     ) -> None:
         """Book for a caller (classic channel): reserve START at OFFICE and confirm at once."""
 
@@ -183,12 +206,32 @@ def register_commands(cli: click.Group) -> None:
         except ValueError:
             raise click.ClickException("START: an ISO 8601 time with offset") from None
         b = system(h)
+        given = answered(answers)
         made = run(
             lambda: b.reserve(
-                office, [(k, 1) for k in leika], when, channel="classic", booked_by="cli"
+                office,
+                [(k, 1) for k in leika],
+                when,
+                channel="classic",
+                booked_by="cli",
+                answers=given,
             )
         )
         done = run(lambda: b.confirm(made["id"], hub.BookingContact(family_name, email, telephone)))
+        click.echo(f"{done['id']}  {done['status']}  {done['start']}")
+
+    @appointments.command("walk-in")
+    @click.argument("office")
+    @click.argument("leika", nargs=-1, required=True)
+    @click.option("--record", "record_id", help="The record the visit produced")
+    @pass_hub
+    def walk_in(h: Any, office: str, leika: tuple[str, ...], record_id: str | None) -> None:
+        """Record a citizen served at OFFICE without an appointment."""
+        done = run(
+            lambda: system(h).walk_in(
+                office, [(k, 1) for k in leika], booked_by="cli", record_id=record_id
+            )
+        )
         click.echo(f"{done['id']}  {done['status']}  {done['start']}")
 
     @appointments.command("cancel")

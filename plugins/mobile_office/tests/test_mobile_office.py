@@ -140,8 +140,8 @@ def test_the_sample_year_plans_on_the_command_line(office) -> None:
     out = run("mobile-office", "create", str(EXAMPLE))
     assert out.exit_code == 0, out.output
     planned = [line for line in out.output.splitlines() if " day(s) " in line]
-    assert len(planned) == 5
-    assert count(office) == 5
+    assert len(planned) == 6
+    assert count(office) == 6
     with_plans = json.loads(EXAMPLE.read_text(encoding="utf-8"))
     assert {p["kind"] for p in with_plans} == {
         "popup",
@@ -151,7 +151,7 @@ def test_the_sample_year_plans_on_the_command_line(office) -> None:
     }
     again = run("mobile-office", "create", str(EXAMPLE))  # the same devices, the same days
     assert again.exit_code != 0 and "device_busy" in again.output
-    assert count(office) == 5  # all or none
+    assert count(office) == 6  # all or none
     first_id = planned[0].split()[0]
     changed = {**with_plans[0], "hours": {"start": "11:00", "end": "15:00"}}
     new_plan = config.parent / "changed.json"

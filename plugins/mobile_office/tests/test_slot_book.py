@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import threading
 from datetime import date, datetime, timedelta
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -351,3 +352,55 @@ def test_the_contact_data_goes_once_the_day_is_over(slot_office, token) -> None:
         book_.clock = real
     kept = book_.bookings(office.split(":")[1])
     assert kept[0]["contact"] is None and kept[0]["status"] == "confirmed"
+
+
+def test_the_service_center_books_a_home_visit_and_calls_it_off_on_the_command_line(
+    slot_office, token
+) -> None:
+    """A caller who cannot come: the clerk finds a day for their part of town, books it with
+    the declared reason, and — when the visits are called off — has the call list."""
+    from click.testing import CliRunner
+
+    from hub.testing import CliState, PluginManager, build_cli
+
+    with slot_office.client(token) as c:
+        office = plan(c, home_visits(ahead(5), ["Repelen", "Kapellen"]))
+    einsatz = office.split(":")[1]
+    pm = PluginManager()
+    config = Path(slot_office.hub.config.attachments.directory).parent / "cli.toml"
+    config.write_text(
+        f'[store]\nurl = "{slot_office.hub.config.store.url}"\n'
+        f'[attachments]\ndirectory = "{slot_office.hub.config.attachments.directory}"\n'
+        "[plugins.appointments]\n"
+    )
+
+    def run(*args: str):
+        return CliRunner().invoke(
+            build_cli(pm), ["--config", str(config), *args], obj=CliState(None, pm)
+        )
+
+    answers = ["--answer", "reason=mobility_restricted", "--answer", "district=Kapellen"]
+    found = run("appointments", "slots", office, AUSWEIS, *answers)
+    assert found.exit_code == 0, found.output
+    first = found.output.strip().splitlines()[0]
+    refused = run("appointments", "slots", office, AUSWEIS, "--answer", "district=Kapellen")
+    assert refused.exit_code != 0 and "answers.reason" in refused.output
+    booked = run(
+        "appointments", "book", office, first, AUSWEIS, "--family-name", "Beispiel",
+        "--telephone", "+49 2841 0000", *answers,
+    )  # fmt: skip
+    assert booked.exit_code == 0, booked.output
+    appointment_id = booked.output.strip().splitlines()[-1].split()[0]  # logs come first
+    called_off = run("mobile-office", "cancel", einsatz, "--reason", "Krankheit im Team")
+    assert called_off.exit_code == 0, called_off.output
+    assert "1 booking(s)" in called_off.output
+    calls = run("mobile-office", "bookings", einsatz)
+    assert (
+        "cancelled" in calls.output
+        and "Beispiel" in calls.output
+        and "+49 2841 0000" in calls.output
+    )
+    with slot_office.client(token) as c:
+        shown = c.get(f"/v1/appointments/{appointment_id}").json()
+    assert shown["status"] == "cancelled" and shown["channel"] == "classic"
+    assert shown["cancel_reason"] == "Einsatz abgesagt: Krankheit im Team"
