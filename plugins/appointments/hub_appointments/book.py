@@ -60,6 +60,7 @@ class System:
     services: dict[str, str] | None = None
     cache_seconds: float = CATALOGUE_SECONDS
     _cached: tuple[float, BookingCatalogue] | None = None
+    _places: tuple[BookingCatalogue, dict[str, Place]] | None = None
 
     def catalogue(self) -> BookingCatalogue:
         """Its offices and services, fetched at most every ``cache_seconds``."""
@@ -67,6 +68,33 @@ class System:
         if self._cached is None or now - self._cached[0] >= self.cache_seconds:
             self._cached = (now, self.api.catalogue())
         return self._cached[1]
+
+    def places(self) -> dict[str, Place]:
+        """Its offices offered here by their own id, worked out once per catalogue."""
+        catalogue = self.catalogue()
+        if self._places is not None and self._places[0] is catalogue:
+            return self._places[1]
+        by_id = {s.id: s for s in catalogue.services}
+        offered: dict[str, dict[str, str]] = {}
+        for oid, sid in sorted(catalogue.slots):
+            service = by_id.get(sid)
+            leika = self.leika_of(service) if service else None
+            if leika:
+                offered.setdefault(oid, {})[leika] = sid
+        found = {}
+        for office in catalogue.offices:
+            mapped = self.ars_of(office)
+            if mapped is not None:
+                found[office.id] = Place(
+                    self,
+                    office.id,
+                    self.prefix + office.id,
+                    office,
+                    mapped,
+                    offered.get(office.id, {}),
+                )
+        self._places = (catalogue, found)
+        return found
 
     def ars_of(self, office: BookingOffice) -> str | None:
         return office.ars if self.offices is None else self.offices.get(office.id)
@@ -115,28 +143,9 @@ class Appointments:
         """Every office offered here (mapped to a municipality), across the systems."""
         found = []
         for system in [only] if only else self.systems:
-            catalogue = system.catalogue()
-            by_id = {s.id: s for s in catalogue.services}
-            offered: dict[str, dict[str, str]] = {}
-            for oid, sid in sorted(catalogue.slots):
-                service = by_id.get(sid)
-                leika = system.leika_of(service) if service else None
-                if leika:
-                    offered.setdefault(oid, {})[leika] = sid
-            for office in catalogue.offices:
-                mapped = system.ars_of(office)
-                if mapped is None or (ars and not mapped.startswith(ars.rstrip("*"))):
-                    continue
-                found.append(
-                    Place(
-                        system,
-                        office.id,
-                        system.prefix + office.id,
-                        office,
-                        mapped,
-                        offered.get(office.id, {}),
-                    )
-                )
+            for place in system.places().values():
+                if not ars or place.ars.startswith(ars.rstrip("*")):
+                    found.append(place)
         return found
 
     def offices(self, ars: str | None = None) -> list[dict[str, Any]]:
@@ -181,9 +190,9 @@ class Appointments:
             local = office_id[len(system.prefix) :]
             if system.offices is not None and local not in system.offices:
                 break
-            for place in self.places(only=system):
-                if place.local_id == local:
-                    return place
+            place = system.places().get(local)
+            if place is not None:
+                return place
             break
         raise _bad("office", "unknown", f"office {office_id} is not offered here", 404)
 

@@ -11,11 +11,11 @@ Melderegister (``[plugins.mobile_office] requirements``).
 from __future__ import annotations
 
 from datetime import date, datetime, time, timedelta
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo
 
 from dateutil.rrule import rrulestr
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, StringConstraints, model_validator
 
 BERLIN = ZoneInfo("Europe/Berlin")
 Capability = Literal["camera", "fingerprint", "signature_pad", "melderegister", "mobile_network"]
@@ -116,6 +116,7 @@ class Einsatz(BaseModel):
         default=None, description="Bookable through the hub's slot book; none: walk-in only"
     )
     staff: list[str] = Field(default_factory=list, description="Never published")
+    _rule: Any = PrivateAttr(default=None)
 
     def reasons(self) -> tuple[str, ...]:
         """The reasons of which a citizen must declare one to book (empty: none needed)."""
@@ -134,8 +135,9 @@ class Einsatz(BaseModel):
         feeds and the intake enricher ask for a few days of a long rule)."""
         if not self.rrule:
             return [self.start] if first <= self.start <= last else []
-        rule = rrulestr(f"DTSTART:{self.start:%Y%m%d}\nRRULE:{self.rrule}", cache=False)
-        moments = rule.between(
+        if self._rule is None:  # parsed once per plan: slot queries ask many times
+            self._rule = rrulestr(f"DTSTART:{self.start:%Y%m%d}\nRRULE:{self.rrule}", cache=False)
+        moments = self._rule.between(
             datetime.combine(first, time()), datetime.combine(last, time()), inc=True
         )
         return [m.date() for m in moments]

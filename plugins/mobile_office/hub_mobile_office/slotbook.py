@@ -29,7 +29,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import structlog
-from sqlalchemy import and_, func, insert, or_, select, update
+from sqlalchemy import and_, bindparam, func, insert, or_, select, update
 
 import hub
 from hub import utcnow
@@ -41,6 +41,17 @@ NAME = "mobile_office"
 HOLD = timedelta(minutes=20)  # a little longer than the appointments plugin holds one
 B, E = tables.bookings, tables.einsaetze
 ACTIVE = ("reserved", "confirmed")
+# Bookings that take desks: confirmed ones and reservations still held (built once: the
+# slot query runs it for every question).
+OCCUPANCY = select(B.c.start_at, B.c.slots, B.c.day).where(
+    B.c.einsatz_id == bindparam("einsatz"),
+    B.c.day >= bindparam("first"),
+    B.c.day <= bindparam("last"),
+    or_(
+        B.c.status == "confirmed",
+        and_(B.c.status == "reserved", B.c.reserved_until > bindparam("now")),
+    ),
+)
 # Why a confirmation found nothing to confirm: the status found → (code, words).
 CONFIRM_REFUSED = {
     "reserved": ("reservationExpired", "lapsed"),
@@ -452,15 +463,7 @@ class SlotBook:
         """Desks taken per slot start, and bookings per day: confirmed ones and reservations
         still held."""
         rows = conn.execute(
-            select(B.c.start_at, B.c.slots, B.c.day).where(
-                B.c.einsatz_id == einsatz_id,
-                B.c.day >= first,
-                B.c.day <= last,
-                or_(
-                    B.c.status == "confirmed",
-                    and_(B.c.status == "reserved", B.c.reserved_until > now),
-                ),
-            )
+            OCCUPANCY, {"einsatz": einsatz_id, "first": first, "last": last, "now": now}
         ).all()
         taken: Counter[datetime] = Counter()
         per_day: Counter[date] = Counter()
