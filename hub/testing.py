@@ -52,6 +52,7 @@ __all__ = [
     "hub_config",
     "postgres_schema",
     "sample_submission",
+    "schema_drift",
     "wait_until",
 ]
 
@@ -295,6 +296,20 @@ def postgres_schema(prefix: str = "hubtest") -> Iterator[str]:
                 conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
         finally:
             admin.dispose()
+
+
+def schema_drift(conn: Any, metadata: Any) -> list[Any]:
+    """What differs between the tables of ``metadata`` as declared and as the migrations made
+    them in the database behind ``conn`` (``store.reading()``): empty when they agree. Other
+    tables in the database (the core's, other plugins') are left out."""
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+
+    ours = set(metadata.tables)
+    context = MigrationContext.configure(
+        conn, opts={"include_name": lambda name, kind, parent: kind != "table" or name in ours}
+    )
+    return list(compare_metadata(context, metadata))
 
 
 def hub_config(store_url: str, outbox: Path, token: str, **sections: Any) -> HubConfig:

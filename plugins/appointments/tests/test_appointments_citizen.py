@@ -3,29 +3,17 @@ the appointment for the calendar, and walk-ins recorded like appointments."""
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+from datetime import datetime
 
 from icalendar import Calendar
 from sqlalchemy import select
+from test_appointments_errors import slots
 
 import hub
 from hub.testing import PluginManager, sample_submission
 from hub_appointments import tables
 
 AUSWEIS, PASS = "99102013104000", "99102012104000"
-
-
-def slots(c, office: str, leika: str) -> list[str]:
-    today = date.today()
-    return c.get(
-        "/v1/appointments/slots",
-        params={
-            "office": office,
-            "service": leika,
-            "from": today.isoformat(),
-            "to": (today + timedelta(days=20)).isoformat(),
-        },
-    ).json()["slots"]
 
 
 PEOPLE = {"erika": "bPK2-erika-0000000001", "max": "bPK2-max-00000000000002"}

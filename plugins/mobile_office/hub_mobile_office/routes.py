@@ -100,17 +100,19 @@ def router(h: Any, state: Any) -> APIRouter:
                 items.append({**o.public(), "staff": o.einsatz.staff, "devices": o.einsatz.devices})
         return {"items": items}
 
+    def visible(einsatz_id: str, client: ClientConfig) -> dict[str, Any]:
+        """The Einsatz, if it is one of the client's municipalities' (404 otherwise)."""
+        found = state(h).summary(einsatz_id)
+        if not may_act_for(client, found["place"]["ars"]):
+            raise hub.IntakeRejected.one("einsatz", "unknown", "no such Einsatz", status_code=404)
+        return found
+
     @api.get("/einsaetze/{einsatz_id}", responses=_answers(404))
     def show(einsatz_id: str, client: ClientConfig = read) -> Any:
         try:
-            found = state(h).summary(einsatz_id)
-            if not may_act_for(client, found["place"]["ars"]):
-                raise hub.IntakeRejected.one(
-                    "einsatz", "unknown", "no such Einsatz", status_code=404
-                )
+            return visible(einsatz_id, client)
         except hub.IntakeRejected as exc:
             return from_rejection(exc)
-        return found
 
     @api.get("/einsaetze/{einsatz_id}/bookings", responses=_answers(404))
     def bookings(einsatz_id: str, client: ClientConfig = read) -> Any:
@@ -118,11 +120,7 @@ def router(h: Any, state: Any) -> APIRouter:
         and — after a cancellation — whom to call (contact data is kept until the day is
         over)."""
         try:
-            found = state(h).summary(einsatz_id)
-            if not may_act_for(client, found["place"]["ars"]):
-                raise hub.IntakeRejected.one(
-                    "einsatz", "unknown", "no such Einsatz", status_code=404
-                )
+            visible(einsatz_id, client)
         except hub.IntakeRejected as exc:
             return from_rejection(exc)
         return {"einsatz": einsatz_id, "items": state(h).slots.bookings(einsatz_id)}
@@ -132,11 +130,7 @@ def router(h: Any, state: Any) -> APIRouter:
         """Cancel an Einsatz; its days leave the feeds at once and its bookings are cancelled
         (the appointments plugin tells the records; the office has the call list)."""
         try:
-            found = state(h).summary(einsatz_id)
-            if not may_act_for(client, found["place"]["ars"]):
-                raise hub.IntakeRejected.one(
-                    "einsatz", "unknown", "no such Einsatz", status_code=404
-                )
+            visible(einsatz_id, client)
             return state(h).cancel(einsatz_id, body.reason)
         except hub.IntakeRejected as exc:
             return from_rejection(exc)
