@@ -295,6 +295,40 @@ def test_list_with_status_filter_and_cursor(live) -> None:
         assert c.get("/v1/records?cursor=zzz").status_code == 400
 
 
+def test_list_filters_by_channel_service_municipality_adapter_and_time(live) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    with live.client(TOKEN) as c:
+        portal = post(c, sample_submission(channel="portal")).json()["id"]
+        koffer = post(
+            c,
+            sample_submission(
+                channel="koffer",
+                service={"leika_key": "99102013104000"},
+                municipality={"ars": "051110001001"},
+            ),
+        ).json()["id"]
+
+        def ids(**params: str) -> set[str]:
+            r = c.get("/v1/records", params=params)
+            assert r.status_code == 200, r.text
+            return {i["id"] for i in r.json()["items"]}
+
+        assert ids(channel="koffer") == {koffer}
+        assert ids(leika="99115*") == {portal}
+        assert ids(leika="99102013104000") == {koffer}
+        assert ids(ars="0511100010*") == {koffer}
+        assert ids(adapter="file") == {portal, koffer} and ids(adapter="nowhere") == set()
+        later = (datetime.now(UTC) + timedelta(minutes=1)).isoformat()
+        earlier = (datetime.now(UTC) - timedelta(minutes=5)).isoformat()
+        assert ids(**{"from": earlier}) == {portal, koffer} and ids(**{"from": later}) == set()
+        assert ids(to=earlier) == set()
+        naive = c.get("/v1/records", params={"from": "2026-01-01T00:00:00"})
+        assert naive.status_code == 422 and naive.json()["errors"][0]["field"] == "from"
+        bad = c.get("/v1/records", params={"leika": "99x"})
+        assert bad.status_code == 400 and bad.json()["errors"][0]["field"] == "query.leika"
+
+
 def test_retry_endpoint(live) -> None:
     with live.client(TOKEN) as c:
         rid = post(c, sample_submission()).json()["id"]

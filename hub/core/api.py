@@ -25,7 +25,7 @@ from hub.core.errors import IntakeRejected
 from hub.core.hub import Hub
 from hub.core.intake_http import IntakeEndpoint
 from hub.core.problems import field_problems, from_rejection, problem
-from hub.core.record import Record, RecordStatus, Submission
+from hub.core.record import Channel, Record, RecordStatus, Submission
 
 log = structlog.get_logger("hub.api")
 
@@ -254,6 +254,22 @@ def mount_docs(app: FastAPI) -> None:
         )
 
 
+def mount_console(app: FastAPI, hub: Hub) -> None:
+    """The staff and ops console under /console (pages and their stylesheet); ``/`` leads
+    there."""
+    from fastapi.responses import RedirectResponse
+    from starlette.staticfiles import StaticFiles
+
+    from hub.core.console.routes import STATIC, console_router
+
+    app.include_router(console_router(hub))
+    app.mount("/console/static", StaticFiles(directory=STATIC), name="console-static")
+
+    @app.get("/", include_in_schema=False)
+    def root() -> RedirectResponse:
+        return RedirectResponse("/console/", status_code=307)
+
+
 def create_app(hub: Hub) -> FastAPI:
     app = FastAPI(
         title="hub",
@@ -268,6 +284,7 @@ def create_app(hub: Hub) -> FastAPI:
     )
     mount_docs(app)
     app.state.hub = hub
+    mount_console(app, hub)
     read = Depends(require_client("records:read"))
     admin = Depends(require_client("admin"))
 
@@ -346,19 +363,36 @@ def create_app(hub: Hub) -> FastAPI:
             },
         )
 
-    @app.get("/v1/records")
+    @app.get("/v1/records", responses={422: {}})
     def list_records(
         client: ClientConfig = read,
         status: RecordStatus | None = None,
+        channel: Channel | None = None,
+        leika: Annotated[str | None, Query(pattern=r"^[0-9]{1,14}\*?$")] = None,
+        ars: Annotated[str | None, Query(pattern=r"^[0-9]{1,12}\*?$")] = None,
+        adapter: Annotated[str | None, Query(max_length=64)] = None,
+        since: Annotated[datetime | None, Query(alias="from")] = None,
+        until: Annotated[datetime | None, Query(alias="to")] = None,
         limit: Annotated[int, Query(ge=1, le=1000)] = 100,
         cursor: str | None = None,
     ) -> dict[str, Any]:
-        """Records the client may see, newest first; pass ``next`` back as ``cursor``."""
+        """Records the client may see, newest first; pass ``next`` back as ``cursor``.
+        Filters: status, channel, LeiKa key or prefix (``99115*``), ARS or prefix, adapter
+        instance, and the time received (``from`` inclusive, ``to`` exclusive, RFC 3339)."""
+        for name, value in (("from", since), ("to", until)):
+            if value is not None and value.tzinfo is None:
+                raise IntakeRejected.one(name, "timezone", "give the time with its offset")
         rows = hub.store.list_records(
             status=status.value if status else None,
             ars_patterns=client.municipalities,
             limit=limit,
             before=_parse_cursor(cursor) if cursor else None,
+            channel=channel.value if channel else None,
+            leika=leika,
+            ars=ars,
+            adapter=adapter,
+            since=since,
+            until=until,
         )
         nxt = _cursor(rows[-1].received_at, rows[-1].id) if len(rows) == limit else None
         return {"items": [r.as_dict() for r in rows], "next": nxt}
@@ -367,13 +401,9 @@ def create_app(hub: Hub) -> FastAPI:
     def retry_record(record_id: str, client: ClientConfig = admin) -> dict[str, Any]:
         """Queue a record's dead-lettered deliveries again with fresh attempts."""
         _visible(client, record_id)
-        changes = hub.store.retry_dead_letters(record_id)
-        if not changes:
+        retried = hub.retry(record_id)
+        if not retried:
             raise HTTPException(409, "the record has no dead-lettered delivery")
-        hub.notify(changes)
-        if hub.dispatcher is not None:
-            hub.dispatcher.wake()
-        retried = sorted({c.adapter for c in changes if c.adapter})
         return {"id": record_id, "retried": retried}
 
     @app.get("/v1/statuses")

@@ -16,8 +16,7 @@ from pydantic import ValidationError
 from hub import __version__
 from hub.core.auth import token_sha256
 from hub.core.config import HubConfig, load_config
-from hub.core.context import CheckContext
-from hub.core.errors import ConfigurationError, HubError, IntakeRejected
+from hub.core.errors import ConfigurationError, IntakeRejected
 from hub.core.logging import configure_logging
 from hub.core.plugins import PluginManager
 from hub.core.problems import from_validation_error
@@ -207,11 +206,10 @@ def list_(hub: Any, status_: str | None, limit: int, as_json: bool) -> None:
 def retry(hub: Any, record_id: str) -> None:
     """Queue a record's dead-lettered deliveries again."""
     _record_or_fail(hub, record_id)
-    changes = hub.store.retry_dead_letters(record_id)
-    if not changes:
+    retried = hub.retry(record_id)
+    if not retried:
         raise click.ClickException(f"record {record_id} has no dead-lettered delivery")
-    hub.notify(changes)
-    click.echo(f"queued again: {', '.join(sorted({c.adapter for c in changes if c.adapter}))}")
+    click.echo(f"queued again: {', '.join(retried)}")
 
 
 @cli.command()
@@ -271,29 +269,11 @@ def plugins(state: CliState, as_json: bool) -> None:
         click.echo(f"disabled: {', '.join(sorted(state.plugins.disabled))}")
 
 
-def _check_secrets(hub: Any, report: Callable[[str, bool, str], None]) -> None:
-    """Read every secret a settings model references, so a missing variable or file shows up
-    here rather than at the first delivery that needs it (the values are never printed)."""
-    from hub.core.secrets import secrets_in
-
-    found = missing = 0
-    for table, model in hub.registry.validated.items():
-        for path, secret in secrets_in(model, f"{table}."):
-            found += 1
-            try:
-                secret.reveal(path)
-            except ConfigurationError as exc:
-                missing += 1
-                report(f"secret {path}", False, str(exc))
-    if not missing:
-        report("secrets", True, f"{found} reference(s) resolve")
-
-
 @cli.command()
 @click.pass_obj
 def doctor(state: CliState) -> None:
     """Check the store, every adapter's configuration and connectivity, and every plugin."""
-    import structlog
+    from hub.core.health import run_checks
 
     hub = state.hub
     failed = 0
@@ -309,35 +289,103 @@ def doctor(state: CliState) -> None:
         report("store", True, hub.store.dialect)
     except Exception as exc:
         report("store", False, f"{type(exc).__name__}: {exc}")
-    _check_secrets(hub, report)
-    try:
-        adapters = hub.adapters
-    except ConfigurationError as exc:
-        report("adapters", False, str(exc))
-        adapters = {}
-    for name, adapter in adapters.items():
-        check = getattr(adapter, "check", None)
-        if check is None:
-            report(f"adapter {name}", True, "no check provided")
-            continue
-        ctx = CheckContext(
-            hub=hub,
-            adapter=name,
-            settings=hub.config.adapters[name],
-            http=hub.http_for(name),
-            log=structlog.get_logger("hub.doctor"),
-        )
-        try:
-            report(f"adapter {name}", True, check(ctx) or "ok")
-        except HubError as exc:
-            report(f"adapter {name}", False, str(exc))
-        except Exception as exc:
-            report(f"adapter {name}", False, f"{type(exc).__name__}")
-    for name, ok, text in hub.plugins.health(hub):
+    for name, ok, text in run_checks(hub):
         report(name, ok, text)
     hub.close()
     if failed:
         sys.exit(1)
+
+
+@cli.group()
+def staff() -> None:
+    """People who sign in to the console: accounts, roles, municipalities, the audit trail."""
+
+
+def _staff_store(hub: Any) -> Any:
+    from hub.core.staff import StaffStore
+
+    hub.start(intake_thread=False)  # migrated, so the tables are there
+    return StaffStore(hub.store)
+
+
+@staff.command("add")
+@click.argument("username")
+@click.option("--name", "display_name", default="", help="As shown in the console")
+@click.option(
+    "--role",
+    "roles",
+    multiple=True,
+    required=True,
+    type=click.Choice(["ops", "service_center", "mobile_office", "reporting"]),
+)
+@click.option(
+    "--municipality",
+    "municipalities",
+    multiple=True,
+    required=True,
+    help="ARS, a prefix ending in *, or * (repeat for several)",
+)
+@click.option("--password-stdin", is_flag=True, help="Read the password from standard input")
+@pass_hub
+def staff_add(
+    hub: Any,
+    username: str,
+    display_name: str,
+    roles: tuple[str, ...],
+    municipalities: tuple[str, ...],
+    password_stdin: bool,
+) -> None:
+    """Create an account (the password is asked for, or read with --password-stdin)."""
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    else:
+        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    try:
+        made = _staff_store(hub).add(
+            username,
+            display_name=display_name,
+            password=password,
+            roles=list(roles),
+            municipalities=list(municipalities),
+            by="cli",
+        )
+    except IntakeRejected as exc:
+        raise rejection_error(exc) from None
+    click.echo(f"{made.username}  {','.join(made.roles)}  {','.join(made.municipalities)}")
+
+
+@staff.command("list")
+@pass_hub
+def staff_list(hub: Any) -> None:
+    """Every account with its roles and municipalities."""
+    for person, active in _staff_store(hub).list():
+        state = "active" if active else "disabled"
+        click.echo(
+            f"{person.username:<20} {state:<9} {','.join(person.roles):<28} "
+            f"{','.join(person.municipalities)}"
+        )
+
+
+@staff.command("disable")
+@click.argument("username")
+@pass_hub
+def staff_disable(hub: Any, username: str) -> None:
+    """Disable an account and end its sessions at once."""
+    if not _staff_store(hub).disable(username, by="cli"):
+        raise click.ClickException(f"no account {username}")
+    click.echo(f"{username}  disabled")
+
+
+@staff.command("audit")
+@click.option("--limit", default=50, show_default=True, type=click.IntRange(1, 10000))
+@pass_hub
+def staff_audit(hub: Any, limit: int) -> None:
+    """What people changed, newest first."""
+    for a in _staff_store(hub).audit_trail(limit):
+        click.echo(
+            f"{a['at'].isoformat(timespec='seconds')}  {a['username']:<16} {a['action']:<14} "
+            f"{a['target'] or ''}  {a['detail'] or ''}"
+        )
 
 
 @cli.group()

@@ -289,6 +289,17 @@ class Hub:
         self.notify([StatusChange(record_id, status, adapter, detail)])
         return True
 
+    def retry(self, record_id: str) -> list[str]:
+        """Queue a record's dead-lettered deliveries again with fresh attempts; returns the
+        adapter instances retried (empty: nothing was dead-lettered). The API, the CLI and the
+        console all retry through here."""
+        changes = self.store.retry_dead_letters(record_id)
+        if changes:
+            self.notify(changes)
+            if self.dispatcher is not None:
+                self.dispatcher.wake()
+        return sorted({c.adapter for c in changes if c.adapter})
+
     def booking_cancelled(self, system: str, process_id: str, reason: str) -> None:
         """Tell the plugins (``booking_cancelled``) that booking system ``system`` cancelled
         ``process_id`` on its own side; ``reason`` is for the citizen, without personal data."""

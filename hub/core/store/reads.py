@@ -24,6 +24,7 @@ from hub.core.record import (
     Submission,
 )
 from hub.core.store.schema import (
+    checkpoints,
     deliveries,
     history,
     records,
@@ -106,8 +107,17 @@ class RecordReads:
         ars_patterns: Iterable[str] = ("*",),
         limit: int = 100,
         before: tuple[datetime, str] | None = None,
+        channel: str | None = None,
+        leika: str | None = None,
+        ars: str | None = None,
+        adapter: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
     ) -> list[RecordSummary]:
-        """Newest first; ``before`` is the (received_at, id) of the last row of the prior page."""
+        """Newest first; ``before`` is the (received_at, id) of the last row of the prior page.
+        Filters: ``channel``; ``leika`` and ``ars`` as a key or a prefix ending in ``*``;
+        ``adapter`` (records with a delivery to that instance); ``since``/``until`` on the
+        time received (from inclusive, to exclusive)."""
         query = select(
             records.c.id,
             records.c.status,
@@ -118,6 +128,23 @@ class RecordReads:
         )
         if status:
             query = query.where(records.c.status == status)
+        if channel:
+            query = query.where(records.c.channel == channel)
+        for column, value in ((records.c.leika_key, leika), (records.c.ars, ars)):
+            if value:
+                query = query.where(
+                    column.like(value[:-1] + "%") if value.endswith("*") else column == value
+                )
+        if adapter:
+            query = query.where(
+                select(deliveries.c.id)
+                .where(deliveries.c.record_id == records.c.id, deliveries.c.adapter == adapter)
+                .exists()
+            )
+        if since:
+            query = query.where(records.c.received_at >= since)
+        if until:
+            query = query.where(records.c.received_at < until)
         query = _visible_to(query, ars_patterns)
         if before:
             at, rid = before
@@ -135,10 +162,22 @@ class RecordReads:
             for r in rows
         ]
 
-    def count_by_status(self) -> dict[str, int]:
+    def checkpoints(self, record_id: str) -> list[dict[str, Any]]:
+        """The steps adapters recorded for a record (names and times; results stay inside)."""
         with self.read_engine.connect() as conn:
-            rows = conn.execute(select(records.c.status, func.count()).group_by(records.c.status))
-            return {status: n for status, n in rows}
+            rows = conn.execute(
+                select(checkpoints.c.adapter, checkpoints.c.step, checkpoints.c.at)
+                .where(checkpoints.c.record_id == record_id)
+                .order_by(checkpoints.c.at)
+            ).all()
+        return [{"adapter": r.adapter, "step": r.step, "at": r.at} for r in rows]
+
+    def count_by_status(self, *, ars_patterns: Iterable[str] = ("*",)) -> dict[str, int]:
+        query = _visible_to(
+            select(records.c.status, func.count()).group_by(records.c.status), ars_patterns
+        )
+        with self.read_engine.connect() as conn:
+            return {status: n for status, n in conn.execute(query)}
 
     def dead_letters(
         self, limit: int = 100, *, ars_patterns: Iterable[str] = ("*",)

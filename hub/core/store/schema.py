@@ -134,3 +134,43 @@ record_attachments = Table(
     Column("ref", String(255)),
     Index("ix_record_attachments_sha256", "sha256"),
 )
+
+# People who sign in to the console: roles and the municipalities they may see, exactly like
+# API clients. Passwords only as argon2id hashes.
+staff_accounts = Table(
+    "staff_accounts",
+    metadata,
+    Column("username", String(64), primary_key=True),
+    Column("display_name", String(200), nullable=False),
+    Column("password_hash", String(255)),  # argon2id (PHC string); None: single sign-on only
+    Column("roles", Text, nullable=False),  # JSON list
+    Column("municipalities", Text, nullable=False),  # JSON list of ARS patterns
+    Column("active", Integer, nullable=False, server_default="1"),
+    Column("created_at", UtcDateTime(), nullable=False),
+)
+
+# Console sessions: the cookie holds a random id; the store keeps its SHA-256 and the
+# session's CSRF token (required on every form that changes something).
+staff_sessions = Table(
+    "staff_sessions",
+    metadata,
+    Column("id_sha256", String(64), primary_key=True),
+    Column("username", String(64), nullable=False),
+    Column("csrf", String(64), nullable=False),
+    Column("created_at", UtcDateTime(), nullable=False),
+    Column("expires_at", UtcDateTime(), nullable=False),
+    Index("ix_staff_sessions_user", "username"),
+)
+
+# Every change a person made through the console (or `hub staff`): who, when, what, on what.
+staff_audit = Table(
+    "staff_audit",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("at", UtcDateTime(), nullable=False),
+    Column("username", String(64), nullable=False),
+    Column("action", String(64), nullable=False),
+    Column("target", String(255)),
+    Column("detail", String(1000)),
+    Index("ix_staff_audit_at", "at"),
+)

@@ -1,0 +1,155 @@
+"""The console in a real browser: Playwright driving Debian's Chromium (`make test` installs
+it; no browser is downloaded), every page checked with axe-core (the copy bundled in
+axe-playwright-python, so nothing comes from the internet) for serious and critical
+violations of WCAG 2.1 AA. Screenshots of each screen are written to $HUB_TEST_ARTIFACTS
+(default var/test-artifacts/console)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from axe_playwright_python.sync_playwright import Axe
+from playwright.sync_api import Browser, Page, expect, sync_playwright
+
+from hub.core.staff import StaffStore
+from hub.testing import LiveHub, WebhookReceiver, sample_submission, wait_until
+
+CHROMIUM = os.environ.get("HUB_CHROMIUM", "/usr/bin/chromium")
+ARTIFACTS = (
+    Path(
+        os.environ.get(
+            "HUB_TEST_ARTIFACTS", Path(__file__).resolve().parents[1] / "var" / "test-artifacts"
+        )
+    )
+    / "console"
+)
+TOKEN = "console-browser-token-01"
+PASSWORD = "Bürgerkoffer mit Kamera"
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"{CHROMIUM} is missing: `make browser` installs Debian's chromium")
+    with sync_playwright() as p:
+        found = p.chromium.launch(executable_path=CHROMIUM, headless=True)
+        yield found
+        found.close()
+
+
+@pytest.fixture
+def page(browser: Browser) -> Iterator[Page]:
+    context = browser.new_context(locale="de-DE", viewport={"width": 1280, "height": 900})
+    found = context.new_page()
+    yield found
+    context.close()
+
+
+@pytest.fixture
+def console(make_config) -> Iterator[tuple[LiveHub, WebhookReceiver]]:
+    os.environ["HUB_TEST_WEBHOOK_SECRET"] = "console-webhook-secret-02"
+    receiver = WebhookReceiver()
+    config = make_config(
+        routes=[{"adapters": ["crm"]}],
+        adapters={
+            "crm": {"type": "webhook", "url": receiver.url, "secret": "env:HUB_TEST_WEBHOOK_SECRET"}
+        },
+        clients=[
+            {
+                "name": "portal",
+                "token_sha256": __import__("hashlib").sha256(TOKEN.encode()).hexdigest(),
+                "scopes": ["records:write", "records:read"],
+                "municipalities": ["*"],
+            }
+        ],
+    )
+    with receiver.running(), LiveHub(config) as live:
+        StaffStore(live.hub.store).add(
+            "leitstelle", display_name="Leitstelle IT", password=PASSWORD, roles=["ops"],
+            municipalities=["*"], by="test",
+        )  # fmt: skip
+        yield live, receiver
+
+
+def accessible(page: Page, name: str) -> None:
+    """No serious or critical axe-core finding on the page; a screenshot for the record."""
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+    found = Axe().run(page, options={"runOnly": ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]})
+    bad = [
+        (v["id"], v["impact"], [n["target"] for n in v["nodes"]][:3])
+        for v in found.response["violations"]
+        if v["impact"] in ("serious", "critical")
+    ]
+    assert bad == [], f"{name}: {bad}"
+
+
+def test_ops_find_a_dead_letter_retry_it_and_see_it_delivered(console, page: Page) -> None:
+    live, receiver = console
+    receiver.fail_next(1, 422)
+    with live.client(TOKEN) as c:
+        rid = c.post("/v1/records", json=sample_submission()).json()["id"]
+    assert wait_until(lambda: live.hub.store.get_record(rid).status.value == "dead_letter")
+
+    page.goto(f"{live.url}/")
+    expect(page).to_have_url(f"{live.url}/console/login?next=%2Fconsole%2F")
+    accessible(page, "01-sign-in")
+    page.get_by_label("Benutzername").fill("leitstelle")
+    page.get_by_label("Passwort").fill("falsch")
+    page.get_by_role("button", name="Anmelden").click()
+    expect(page.get_by_role("alert")).to_contain_text("Passwort ist falsch")
+    page.get_by_label("Passwort").fill(PASSWORD)
+    page.get_by_role("button", name="Anmelden").click()
+
+    expect(page.get_by_role("heading", level=1)).to_have_text("Übersicht")
+    expect(page.get_by_text("Angemeldet als")).to_contain_text("Leitstelle IT")
+    accessible(page, "02-overview")
+
+    page.get_by_role("link", name="Fehlgeschlagene Zustellungen").first.click()
+    row = page.get_by_role("row").filter(has_text=rid[:8])
+    expect(row).to_contain_text("permanent: webhook answered 422")
+    accessible(page, "03-dead-letters")
+    row.get_by_role("checkbox").check()
+    page.get_by_role("button", name="Ausgewählte erneut zustellen").click()
+    expect(page.get_by_role("status")).to_have_text("Erneut eingereiht: 1")
+    assert wait_until(lambda: live.hub.store.get_record(rid).status.value == "delivered")
+
+    page.get_by_role("link", name="Vorgänge", exact=True).click()
+    page.get_by_label("Status").select_option("delivered")
+    page.get_by_role("button", name="Filtern").click()
+    expect(page).to_have_url(
+        f"{live.url}/console/records?status=delivered&channel=&adapter=&ars=&leika=&from=&to="
+    )
+    accessible(page, "04-records")
+    page.get_by_role("link", name=rid[:8]).click()
+    expect(page.get_by_role("table", name="Zustellungen")).to_contain_text("delivered")
+    expect(page.locator(".timeline")).to_contain_text("dead_letter")
+    accessible(page, "05-record")
+
+    page.get_by_role("link", name="Protokoll").click()
+    expect(page.get_by_role("row").filter(has_text=rid)).to_contain_text("retry")
+    accessible(page, "06-audit")
+    page.get_by_role("link", name="Systemzustand").click()
+    expect(page.get_by_role("table", name="Systemzustand")).to_contain_text("adapter crm")
+    accessible(page, "07-health")
+    page.get_by_role("link", name="English").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Health")
+    expect(page.locator("html")).to_have_attribute("lang", "en")
+    page.get_by_role("button", name="Sign out").click()
+    expect(page).to_have_url(f"{live.url}/console/login")
+
+
+def test_the_console_is_usable_with_the_keyboard_alone(console, page: Page) -> None:
+    live, _ = console
+    page.goto(f"{live.url}/console/login")
+    page.keyboard.press("Tab")
+    expect(page.get_by_role("link", name="Zum Inhalt springen")).to_be_focused()
+    page.get_by_label("Benutzername").focus()
+    page.keyboard.type("leitstelle")
+    page.keyboard.press("Tab")
+    page.keyboard.type(PASSWORD)
+    page.keyboard.press("Enter")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Übersicht")
