@@ -100,6 +100,10 @@ _LAZY = {
     "SlotTaken": ("hub.core.booking", "SlotTaken"),
     "UnknownBooking": ("hub.core.booking", "UnknownBooking"),
     "RegisterBookingSystem": ("hub.core.booking", "RegisterBookingSystem"),
+    # Pages in the staff console.
+    "ConsolePage": ("hub.core.console.pages", "ConsolePage"),
+    "ConsoleView": ("hub.core.console.pages", "ConsoleView"),
+    "console_view": ("hub.core.console.routes", "console_view"),
     # Typed protocols of what plugins provide and of the registration callbacks.
     "Adapter": ("hub.core.registry", "Adapter"),
     "IntakeChannel": ("hub.core.registry", "Channel"),  # hub.Channel is the record field

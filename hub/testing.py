@@ -43,9 +43,13 @@ __all__ = [
     "Received",
     "TestPki",
     "WebhookReceiver",
+    "add_staff",
     "as_record",
+    "assert_accessible",
     "build_cli",
+    "chromium",
     "config_from_dict",
+    "console_sign_in",
     "create_app",
     "free_port",
     "html_form",
@@ -296,6 +300,78 @@ def postgres_schema(prefix: str = "hubtest") -> Iterator[str]:
                 conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
         finally:
             admin.dispose()
+
+
+@contextmanager
+def chromium() -> Iterator[Any]:
+    """A headless Debian Chromium driven by Playwright (``$HUB_CHROMIUM``, default
+    ``/usr/bin/chromium``; ``make browser`` installs it). Fails, never skips, without it."""
+    import os
+
+    import pytest
+    from playwright.sync_api import sync_playwright
+
+    path = os.environ.get("HUB_CHROMIUM", "/usr/bin/chromium")
+    if not Path(path).exists():
+        pytest.fail(f"{path} is missing: `make browser` installs Debian's chromium")
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=path, headless=True)
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+def assert_accessible(page: Any, name: str) -> None:
+    """No serious or critical axe-core finding (WCAG 2.1 A and AA rules) on a Playwright
+    page, and its screenshot written as ``$HUB_TEST_ARTIFACTS/<name>.png`` (default
+    ``var/test-artifacts``). axe-core comes bundled with axe-playwright-python: offline."""
+    import os
+
+    from axe_playwright_python.sync_playwright import Axe
+
+    folder = Path(os.environ.get("HUB_TEST_ARTIFACTS", "var/test-artifacts"))
+    folder.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(folder / f"{name}.png"), full_page=True)
+    found = Axe().run(page, options={"runOnly": ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]})
+    bad = [
+        (v["id"], v["impact"], [n["target"] for n in v["nodes"]][:3])
+        for v in found.response["violations"]
+        if v["impact"] in ("serious", "critical")
+    ]
+    assert bad == [], f"{name}: {bad}"
+
+
+def add_staff(
+    live: Any,
+    username: str,
+    password: str,
+    *,
+    roles: list[str],
+    municipalities: list[str],
+    display_name: str = "",
+) -> None:
+    """A console account in a test hub (what ``hub staff add`` makes)."""
+    from hub.core.staff import StaffStore
+
+    hub_ = live.hub if hasattr(live, "hub") else live
+    StaffStore(hub_.store).add(
+        username,
+        display_name=display_name or username,
+        password=password,
+        roles=roles,
+        municipalities=municipalities,
+        by="test",
+    )
+
+
+def console_sign_in(page: Any, base_url: str, username: str, password: str) -> None:
+    """Sign a Playwright page in to the console (German labels)."""
+    page.goto(f"{base_url}/console/login")
+    page.get_by_label("Benutzername").fill(username)
+    page.get_by_label("Passwort").fill(password)
+    page.get_by_role("button", name="Anmelden").click()
+    page.wait_for_url(f"{base_url}/console/")
 
 
 def schema_drift(conn: Any, metadata: Any) -> list[Any]:

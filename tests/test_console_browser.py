@@ -1,43 +1,35 @@
 """The console in a real browser: Playwright driving Debian's Chromium (`make test` installs
 it; no browser is downloaded), every page checked with axe-core (the copy bundled in
 axe-playwright-python, so nothing comes from the internet) for serious and critical
-violations of WCAG 2.1 AA. Screenshots of each screen are written to $HUB_TEST_ARTIFACTS
-(default var/test-artifacts/console)."""
+violations of WCAG 2.1 AA (`hub.testing.assert_accessible`). Screenshots of each screen are
+written to $HUB_TEST_ARTIFACTS/console (default var/test-artifacts)."""
 
 from __future__ import annotations
 
 import os
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
-from axe_playwright_python.sync_playwright import Axe
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, expect
 
 from hub.core.staff import StaffStore
-from hub.testing import LiveHub, WebhookReceiver, sample_submission, wait_until
-
-CHROMIUM = os.environ.get("HUB_CHROMIUM", "/usr/bin/chromium")
-ARTIFACTS = (
-    Path(
-        os.environ.get(
-            "HUB_TEST_ARTIFACTS", Path(__file__).resolve().parents[1] / "var" / "test-artifacts"
-        )
-    )
-    / "console"
+from hub.testing import (
+    LiveHub,
+    WebhookReceiver,
+    assert_accessible,
+    chromium,
+    sample_submission,
+    wait_until,
 )
+
 TOKEN = "console-browser-token-01"
 PASSWORD = "Bürgerkoffer mit Kamera"
 
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
-    if not Path(CHROMIUM).exists():
-        pytest.fail(f"{CHROMIUM} is missing: `make browser` installs Debian's chromium")
-    with sync_playwright() as p:
-        found = p.chromium.launch(executable_path=CHROMIUM, headless=True)
+    with chromium() as found:
         yield found
-        found.close()
 
 
 @pytest.fixture
@@ -46,6 +38,10 @@ def page(browser: Browser) -> Iterator[Page]:
     found = context.new_page()
     yield found
     context.close()
+
+
+def accessible(page: Page, name: str) -> None:
+    assert_accessible(page, f"console/{name}")
 
 
 @pytest.fixture
@@ -72,19 +68,6 @@ def console(make_config) -> Iterator[tuple[LiveHub, WebhookReceiver]]:
             municipalities=["*"], by="test",
         )  # fmt: skip
         yield live, receiver
-
-
-def accessible(page: Page, name: str) -> None:
-    """No serious or critical axe-core finding on the page; a screenshot for the record."""
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
-    found = Axe().run(page, options={"runOnly": ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]})
-    bad = [
-        (v["id"], v["impact"], [n["target"] for n in v["nodes"]][:3])
-        for v in found.response["violations"]
-        if v["impact"] in ("serious", "critical")
-    ]
-    assert bad == [], f"{name}: {bad}"
 
 
 def test_ops_find_a_dead_letter_retry_it_and_see_it_delivered(console, page: Page) -> None:

@@ -255,15 +255,31 @@ def mount_docs(app: FastAPI) -> None:
 
 
 def mount_console(app: FastAPI, hub: Hub) -> None:
-    """The staff and ops console under /console (pages and their stylesheet); ``/`` leads
-    there."""
+    """The staff and ops console under /console — its own pages, the pages plugins add
+    (``register_console_pages``) and its stylesheet; ``/`` leads there."""
     from fastapi.responses import RedirectResponse
     from starlette.staticfiles import StaticFiles
 
-    from hub.core.console.routes import STATIC, console_router
+    from hub.core.console.pages import ConsoleForbidden, ConsoleRedirect
+    from hub.core.console.routes import STATIC, Console, console_router
 
-    app.include_router(console_router(hub))
+    console = Console(hub, hub.plugins.console_pages(hub))
+    app.state.console = console
+    app.include_router(console_router(console))
+    for page in console.pages:
+        app.include_router(page.router, prefix=f"/console{page.path}", include_in_schema=False)
     app.mount("/console/static", StaticFiles(directory=STATIC), name="console-static")
+
+    @app.exception_handler(ConsoleRedirect)
+    async def _sign_in(request: Request, exc: ConsoleRedirect) -> Response:
+        return console.sign_in_first(request)
+
+    @app.exception_handler(ConsoleForbidden)
+    async def _forbidden(request: Request, exc: ConsoleForbidden) -> Response:
+        import anyio
+
+        session = await anyio.to_thread.run_sync(console.session_of, request)
+        return console.render(request, "message.html", "forbidden", session, 403)
 
     @app.get("/", include_in_schema=False)
     def root() -> RedirectResponse:

@@ -14,7 +14,8 @@ A hook implementation may accept any subset of the arguments listed here.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 import pluggy
 
@@ -226,6 +227,21 @@ def register_routes(register: RegisterRoute, hub: Hub) -> None:
     Request bodies are limited to ``server.max_body_bytes``. A router that streams large bodies
     and enforces its own limits (resumable uploads) sets ``router.streams_request_bodies = True``
     and a ``prefix``; the hub's limit then does not apply under that prefix.
+    """
+
+
+@hookspec
+def register_console_pages(register: Callable[[Any], None], hub: Hub) -> None:
+    """Add pages to the staff console (``/console``), in its navigation, sign-in and layout.
+
+    Call ``register(hub.ConsolePage(name, path, title, scope, router))``: ``path`` under
+    ``/console`` (``"/appointments"``), ``title`` as ``{"de": ..., "en": ...}``, ``scope`` the API
+    scope a person's roles must give (``records:read``, ``records:write``, ``admin``), and an
+    ``APIRouter`` whose handlers take ``view = Depends(hub.console_view(scope))``: the person
+    (``view.staff``, ``view.client`` for :func:`hub.may_act_for`), ``view.csrf`` for forms and
+    ``view.form_ok(token)`` to check it, ``view.audit(action, target)`` for every change, and
+    ``view.page(title, html)`` to answer in the console's layout. No script: the console's
+    Content-Security-Policy allows none.
     """
 
 

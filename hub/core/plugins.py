@@ -357,6 +357,32 @@ class PluginManager:
         reg.enrichers.sort(key=lambda e: PHASES.index(e.phase))  # stable: pluggy's call order
         return reg
 
+    def console_pages(self, hub: Hub) -> list[Any]:
+        """The console pages plugins add, checked: unique names and paths, a known scope."""
+        from hub.core.console.pages import ConsolePage
+
+        found: list[ConsolePage] = []
+
+        def register(page: Any) -> None:
+            if not isinstance(page, ConsolePage):
+                raise ConfigurationError(f"console page {page!r} is not a hub.ConsolePage")
+            if not re.match(r"^/[a-z0-9][a-z0-9\-/]*$", page.path) or page.path.startswith(
+                ("/login", "/logout", "/records", "/dead-letters", "/health", "/audit", "/static")
+            ):
+                raise ConfigurationError(f"console page {page.name!r}: path {page.path!r} is taken")
+            if page.scope not in ("records:read", "records:write", "admin"):
+                raise ConfigurationError(
+                    f"console page {page.name!r}: unknown scope {page.scope!r}"
+                )
+            if any(p.name == page.name or p.path == page.path for p in found):
+                raise ConfigurationError(f"console page {page.name!r} is registered twice")
+            if "de" not in page.title:
+                raise ConfigurationError(f"console page {page.name!r}: a German title is needed")
+            found.append(page)
+
+        self._pm.hook.register_console_pages(register=register, hub=hub)
+        return found
+
     def routers(self, hub: Hub) -> list[APIRouter]:
         found: list[APIRouter] = []
         self._pm.hook.register_routes(register=found.append, hub=hub)

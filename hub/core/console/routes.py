@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 import secrets
+from collections.abc import Callable
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
@@ -24,6 +25,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from hub.core.auth import may_act_for
 from hub.core.console.i18n import LANGUAGES, translate
+from hub.core.console.pages import ConsoleForbidden, ConsolePage, ConsoleRedirect, ConsoleView
 from hub.core.errors import FieldProblem
 from hub.core.record import Channel, RecordStatus
 from hub.core.staff import Session, StaffStore
@@ -49,18 +51,23 @@ def _when(value: Any) -> str:
     return value.astimezone(BERLIN).strftime("%d.%m.%Y %H:%M:%S")
 
 
-def console_router(hub: Any) -> APIRouter:
-    router = APIRouter(prefix="/console", include_in_schema=False)
-    staff_store = StaffStore(hub.store)
-    env = Environment(
-        loader=FileSystemLoader(HERE / "templates"),
-        autoescape=select_autoescape(["html"]),
-        trim_blocks=True,
-        lstrip_blocks=True,
-    )
-    env.filters["when"] = _when
+class Console:
+    """The console's machinery, shared by its own pages and the pages plugins add: templates,
+    language, sessions, the layout, the audit trail."""
 
-    def language(request: Request) -> str:
+    def __init__(self, hub: Any, pages: list[ConsolePage]):
+        self.hub = hub
+        self.pages = pages
+        self.staff_store = StaffStore(hub.store)
+        self.env = Environment(
+            loader=FileSystemLoader(HERE / "templates"),
+            autoescape=select_autoescape(["html"]),
+            trim_blocks=True,
+            lstrip_blocks=True,
+        )
+        self.env.filters["when"] = _when
+
+    def language(self, request: Request) -> str:
         asked = request.query_params.get("lang")
         if asked in LANGUAGES:
             return asked
@@ -68,21 +75,30 @@ def console_router(hub: Any) -> APIRouter:
         return kept if kept in LANGUAGES else "de"
 
     def render(
+        self,
         request: Request,
         template: str,
-        title_key: str,
+        title_key: str | None,
         session: Session | None = None,
         status_code: int = 200,
+        title_text: str | None = None,
         **values: Any,
     ) -> HTMLResponse:
-        lang = language(request)
-        html = env.get_template(template).render(
+        lang = self.language(request)
+        staff = session.staff if session else None
+        html = self.env.get_template(template).render(
             lang=lang,
             t=lambda key: translate(key, lang),
-            title=translate(title_key, lang),
-            page=title_key,
-            staff=session.staff if session else None,
+            title=title_text or translate(title_key or "console", lang),
+            page=title_key or request.url.path,
+            staff=staff,
             csrf=session.csrf if session else "",
+            plugin_pages=[
+                (f"/console{p.path}", p.title.get(lang) or p.title["de"])
+                for p in self.pages
+                if staff is not None and staff.can(p.scope)
+            ],
+            path=request.url.path,
             **values,
         )
         response = HTMLResponse(html, status_code=status_code, headers=HEADERS)
@@ -92,17 +108,48 @@ def console_router(hub: Any) -> APIRouter:
             )
         return response
 
-    def session_of(request: Request) -> Session | None:
-        return staff_store.session(request.cookies.get(COOKIE))
+    def session_of(self, request: Request) -> Session | None:
+        return self.staff_store.session(request.cookies.get(COOKIE))
+
+    def sign_in_first(self, request: Request) -> RedirectResponse:
+        target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        return RedirectResponse(
+            f"/console/login?{urlencode({'next': target})}", status_code=303, headers=HEADERS
+        )
+
+    def view(self, request: Request, scope: str) -> ConsoleView:
+        """For plugins' pages: the signed-in person holding ``scope``, or the console's
+        sign-in page / 403 (raised, answered by the app's handlers)."""
+        session = self.session_of(request)
+        if session is None:
+            raise ConsoleRedirect(request.url.path)
+        if not session.staff.can(scope):
+            raise ConsoleForbidden()
+        return ConsoleView(
+            request, session, self.language(request), self.render, self.staff_store.audit
+        )
+
+
+def console_view(scope: str) -> Callable[[Request], ConsoleView]:
+    """FastAPI dependency for a plugin's console page: the signed-in person, who must hold
+    ``scope`` (else the sign-in page, or 403)."""
+
+    def dependency(request: Request) -> ConsoleView:
+        return request.app.state.console.view(request, scope)
+
+    return dependency
+
+
+def console_router(console: Console) -> APIRouter:
+    router = APIRouter(prefix="/console", include_in_schema=False)
+    hub, staff_store, render = console.hub, console.staff_store, console.render
+    language, session_of = console.language, console.session_of
 
     def gate(request: Request, scope: str) -> Session | Response:
         """The signed-in person, if they hold ``scope``; else the sign-in page or a 403."""
         session = session_of(request)
         if session is None:
-            target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
-            return RedirectResponse(
-                f"/console/login?{urlencode({'next': target})}", status_code=303, headers=HEADERS
-            )
+            return console.sign_in_first(request)
         if not session.staff.can(scope):
             return render(request, "message.html", "forbidden", session, 403)
         return session
@@ -371,4 +418,4 @@ def _record_filters(
     return problems, query
 
 
-__all__ = ["STATIC", "console_router"]
+__all__ = ["STATIC", "Console", "console_router", "console_view"]

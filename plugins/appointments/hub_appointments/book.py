@@ -459,6 +459,22 @@ class Appointments:
     def get(self, appointment_id: str) -> dict[str, Any]:
         return _public(self._row(appointment_id))
 
+    def on_day(self, office_id: str, first: datetime, last: datetime) -> list[dict[str, Any]]:
+        """An office's appointments and walk-ins between two times (a day board), in order;
+        lapsed reservations left out."""
+        with self.hub.store.reading() as conn:
+            rows = conn.execute(
+                select(A)
+                .where(
+                    A.c.office_id == office_id,
+                    A.c.start_at >= first,
+                    A.c.start_at < last,
+                    A.c.status != "expired",
+                )
+                .order_by(A.c.start_at)
+            ).all()
+        return [_public(dict(r._mapping)) for r in rows]
+
     def mine(self, citizen: str) -> list[dict[str, Any]]:
         """A logged-in citizen's appointments (by their pseudonym), the coming ones first."""
         with self.hub.store.reading() as conn:

@@ -95,6 +95,18 @@ def register_routes(register: Any, hub: Any) -> None:
 
 
 @hub.hookimpl
+def register_console_pages(register: Any, hub: Any) -> None:
+    """Termine (ServiceCenter: book, find, move, cancel for a caller) and the
+    Tagesübersicht (the team on site: attendance, walk-ins)."""
+    if hub is None or NAME not in hub.config.plugins:
+        return
+    from hub_appointments.console import pages
+
+    for page in pages(STATE):
+        register(page)
+
+
+@hub.hookimpl
 def register_services(register: Any, hub: Any) -> None:
     """The expiry of unconfirmed reservations; (development) the ZMS simulator."""
     raw = hub.config.plugins.get(NAME)
