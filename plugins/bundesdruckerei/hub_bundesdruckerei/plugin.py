@@ -131,6 +131,16 @@ def register_adapters(register: Any) -> None:
 
 
 @hub.hookimpl
+def register_console_pages(register: Any, hub: Any) -> None:
+    """Bürgerkoffer (ops): devices of the person's municipalities, register, revoke."""
+    if hub is None or NAME not in hub.config.plugins:
+        return
+    from hub_bundesdruckerei.console import page
+
+    register(page(state))
+
+
+@hub.hookimpl
 def register_commands(cli: click.Group) -> None:
     @cli.group()
     def koffer() -> None:
