@@ -195,6 +195,11 @@ def test_staff_accounts_on_the_command_line(console, tmp_path: Path) -> None:
     bad = run("staff", "add", "Bad Name", "--role", "ops", "--municipality", "*",
               "--password-stdin", input=PASSWORD + "\n")  # fmt: skip
     assert bad.exit_code != 0 and "username" in bad.output
+    sso = run("staff", "add", "sso-person", "--role", "reporting", "--municipality", "*",
+              "--sso-only")  # fmt: skip
+    assert sso.exit_code == 0, sso.output
+    with sign_in(console, "sso-person", "") as nobody:  # no password can match
+        assert nobody.last.status_code == 401
     listed = run("staff", "list")
     assert "mo-team" in listed.output and "mobile_office" in listed.output
     with sign_in(console, "mo-team") as team:

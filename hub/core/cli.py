@@ -326,6 +326,7 @@ def _staff_store(hub: Any) -> Any:
     help="ARS, a prefix ending in *, or * (repeat for several)",
 )
 @click.option("--password-stdin", is_flag=True, help="Read the password from standard input")
+@click.option("--sso-only", is_flag=True, help="No password: signs in only through [console.oidc]")
 @pass_hub
 def staff_add(
     hub: Any,
@@ -334,9 +335,13 @@ def staff_add(
     roles: tuple[str, ...],
     municipalities: tuple[str, ...],
     password_stdin: bool,
+    sso_only: bool,
 ) -> None:
     """Create an account (the password is asked for, or read with --password-stdin)."""
-    if password_stdin:
+    password: str | None
+    if sso_only:
+        password = None
+    elif password_stdin:
         password = sys.stdin.readline().rstrip("\n")
     else:
         password = click.prompt("Password", hide_input=True, confirmation_prompt=True)

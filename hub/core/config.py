@@ -22,6 +22,7 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 
 from hub.core.errors import ConfigurationError
 from hub.core.record import Channel
+from hub.core.secrets import Secret
 
 CONFIG_ENV = "HUB_CONFIG"
 DEFAULT_CONFIG = "hub.toml"
@@ -104,6 +105,26 @@ class LoggingConfig(_Section):
     format: Literal["json", "console"] = "json"
 
 
+class OidcConfig(_Section):
+    """Signing in to the console with the municipality's OpenID Connect provider
+    (authorization code flow with PKCE). It only authenticates: the person must have a hub
+    account (``hub staff add NAME --sso-only``) whose name is the ``username_claim``."""
+
+    issuer: str = Field(description="The provider's issuer URL (its discovery document is read)")
+    client_id: str = Field(min_length=1, max_length=255)
+    client_secret: Secret = Field(description="By reference: env:NAME or file:PATH")
+    username_claim: str = Field(default="preferred_username", max_length=64)
+    scopes: list[str] = Field(default_factory=lambda: ["openid", "profile"])
+    label: str = Field(
+        default="Mit dem Dienstkonto anmelden", max_length=100, description="The button's words"
+    )
+    timeout: float = Field(default=10.0, gt=0)
+
+
+class ConsoleConfig(_Section):
+    oidc: OidcConfig | None = None
+
+
 class HubConfig(BaseSettings):
     """The whole configuration. Plugin settings live under ``[plugins.<name>]``."""
 
@@ -116,6 +137,7 @@ class HubConfig(BaseSettings):
     delivery: DeliveryConfig = Field(default_factory=DeliveryConfig)
     logging: LoggingConfig = Field(default_factory=LoggingConfig)
     attachments: AttachmentsConfig = Field(default_factory=AttachmentsConfig)
+    console: ConsoleConfig = Field(default_factory=ConsoleConfig)
     clients: list[ClientConfig] = Field(default_factory=list)
     routes: list[RouteConfig] = Field(default_factory=list)
     adapters: dict[str, dict[str, Any]] = Field(

@@ -20,7 +20,8 @@ def secret_checks(hub: Any) -> list[Check]:
     from hub.core.secrets import secrets_in
 
     found, failed = 0, []
-    for table, model in hub.registry.validated.items():
+    models = [*hub.registry.validated.items(), ("console", hub.config.console)]
+    for table, model in models:
         for path, secret in secrets_in(model, f"{table}."):
             found += 1
             try:

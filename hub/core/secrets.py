@@ -15,8 +15,6 @@ from typing import Any
 from pydantic import BaseModel, GetCoreSchemaHandler, GetJsonSchemaHandler
 from pydantic_core import PydanticCustomError, core_schema
 
-from hub.core.config import resolve_secret
-
 KINDS = ("env", "file")
 REFERENCE_PATTERN = r"^(env|file):.+$"
 
@@ -35,6 +33,8 @@ class Secret:
 
         Raises :class:`hub.ConfigurationError` naming ``where`` (default: the field) when the
         variable is unset or the file unreadable."""
+        from hub.core.config import resolve_secret  # config imports this module
+
         return resolve_secret(self.reference, where or self.field)
 
     def __repr__(self) -> str:

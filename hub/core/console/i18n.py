@@ -22,6 +22,12 @@ TEXTS: dict[str, dict[str, str]] = {
         "de": "Benutzername oder Passwort ist falsch.",
         "en": "The user name or the password is wrong.",
     },
+    "sso_failed": {"de": "Anmeldung nicht möglich", "en": "Sign-in failed"},
+    "sso_no_account": {
+        "de": "Für dieses Dienstkonto gibt es hier kein Konto. Bitte an die IT wenden.",
+        "en": "There is no account here for this identity. Please ask your IT.",
+    },
+    "or": {"de": "oder", "en": "or"},
     "signed_in_as": {"de": "Angemeldet als", "en": "Signed in as"},
     "language": {"de": "Sprache", "en": "Language"},
     "status": {"de": "Status", "en": "Status"},

@@ -25,6 +25,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from hub.core.auth import may_act_for
 from hub.core.console.i18n import LANGUAGES, translate
+from hub.core.console.oidc import OidcLogin, OidcRefused
 from hub.core.console.pages import ConsoleForbidden, ConsolePage, ConsoleRedirect, ConsoleView
 from hub.core.errors import FieldProblem
 from hub.core.record import Channel, RecordStatus
@@ -34,6 +35,7 @@ HERE = Path(__file__).parent
 STATIC = HERE / "static"
 BERLIN = ZoneInfo("Europe/Berlin")
 COOKIE, LOGIN_COOKIE, LANG_COOKIE = "hub_console", "hub_console_login", "hub_lang"
+OIDC_COOKIE = "hub_console_oidc"
 HEADERS = {
     "Content-Security-Policy": "default-src 'self'; form-action 'self'; frame-ancestors 'none'",
     "X-Content-Type-Options": "nosniff",
@@ -66,6 +68,11 @@ class Console:
             lstrip_blocks=True,
         )
         self.env.filters["when"] = _when
+        self.oidc: OidcLogin | None = None
+        if hub.config.console.oidc is not None:
+            self.oidc = OidcLogin(
+                hub.config.console.oidc, hub.http_client(timeout=hub.config.console.oidc.timeout)
+            )
 
     def language(self, request: Request) -> str:
         asked = request.query_params.get("lang")
@@ -169,6 +176,7 @@ def console_router(console: Console) -> APIRouter:
             login_csrf=token,
             next=next if _NEXT.match(next) else "/console/",
             username="",
+            oidc_label=console.oidc.settings.label if console.oidc else None,
         )
         response.set_cookie(
             LOGIN_COOKIE, token, max_age=3600, httponly=True, samesite="strict", path="/console"
@@ -198,11 +206,17 @@ def console_router(console: Console) -> APIRouter:
                 login_csrf=token,
                 next=next if _NEXT.match(next) else "/console/",
                 username=username,
+                oidc_label=console.oidc.settings.label if console.oidc else None,
             )
             response.set_cookie(
                 LOGIN_COOKIE, token, max_age=3600, httponly=True, samesite="strict", path="/console"
             )
             return response
+        response = signed_in(request, staff, next)
+        response.delete_cookie(LOGIN_COOKIE, path="/console")
+        return response
+
+    def signed_in(request: Request, staff: Any, next: str) -> Response:
         sid, _ = staff_store.open_session(staff)
         response = RedirectResponse(
             next if _NEXT.match(next) else "/console/", status_code=303, headers=HEADERS
@@ -215,7 +229,64 @@ def console_router(console: Console) -> APIRouter:
             secure=request.url.scheme == "https",
             path="/console",
         )
-        response.delete_cookie(LOGIN_COOKIE, path="/console")
+        return response
+
+    def callback_url(request: Request) -> str:
+        return str(request.base_url).rstrip("/") + "/console/oidc/callback"
+
+    @router.get("/oidc/login")
+    def oidc_login(request: Request, next: str = "/console/") -> Response:
+        """Off to the municipality's identity provider (authorization code flow, PKCE)."""
+        if console.oidc is None:
+            return render(request, "message.html", "not_found", status_code=404)
+        try:
+            url, sealed = console.oidc.start(
+                callback_url(request), next if _NEXT.match(next) else "/console/"
+            )
+        except OidcRefused as exc:
+            return render(request, "message.html", "sso_failed", status_code=502, error=str(exc))
+        response = RedirectResponse(url, status_code=303, headers=HEADERS)
+        # Lax: the provider sends the browser back with a top-level GET from its own site.
+        response.set_cookie(
+            OIDC_COOKIE,
+            sealed,
+            max_age=600,
+            httponly=True,
+            samesite="lax",
+            secure=request.url.scheme == "https",
+            path="/console/oidc",
+        )
+        return response
+
+    @router.get("/oidc/callback")
+    def oidc_callback(request: Request) -> Response:
+        """Back from the provider: the person it vouches for, if they have an account here."""
+        if console.oidc is None:
+            return render(request, "message.html", "not_found", status_code=404)
+        q = request.query_params
+        lang = language(request)
+        try:
+            if q.get("error"):
+                raise OidcRefused(f"the identity provider answered {q['error'][:64]}")
+            code, state = q.get("code", ""), q.get("state", "")
+            sealed = request.cookies.get(OIDC_COOKIE, "")
+            if not code or not state or not sealed:
+                raise OidcRefused("the answer lacks code, state or this browser's sign-in")
+            username, next_url = console.oidc.finish(code, state, sealed, callback_url(request))
+        except OidcRefused as exc:
+            return render(request, "message.html", "sso_failed", status_code=403, error=str(exc))
+        staff = staff_store.get(username)
+        if staff is None:
+            return render(
+                request,
+                "message.html",
+                "sso_failed",
+                status_code=403,
+                error=translate("sso_no_account", lang),
+            )
+        staff_store.audit(username, "session.sso")
+        response = signed_in(request, staff, next_url)
+        response.delete_cookie(OIDC_COOKIE, path="/console/oidc")
         return response
 
     @router.post("/logout")
