@@ -80,6 +80,9 @@ WORDS: dict[str, dict[str, str]] = {
         "came": "Erschienen",
         "did_not_come": "Nicht erschienen",
         "none": "Keine Termine.",
+        "cases": "Vorgänge vor Ort an diesem Tag (Kommune des Ortes)",
+        "case": "Vorgang",
+        "no_cases": "Keine Vorgänge.",
         "record_walk_in": "Vorsprache ohne Termin erfassen",
         "walk_in_done": "Vorsprache ohne Termin erfasst.",
         "attendance_done": "Erfasst.",
@@ -136,6 +139,9 @@ WORDS: dict[str, dict[str, str]] = {
         "came": "Came",
         "did_not_come": "Did not come",
         "none": "No appointments.",
+        "cases": "Cases captured on site that day (the place's municipality)",
+        "case": "Case",
+        "no_cases": "No cases.",
         "record_walk_in": "Record a walk-in",
         "walk_in_done": "Walk-in recorded.",
         "attendance_done": "Recorded.",
@@ -147,6 +153,20 @@ WORDS: dict[str, dict[str, str]] = {
     },
 }
 FAILURES = (hub.IntakeRejected, hub.BookingError, hub.TransientError)
+# Channels of cases captured on site, shown on the day board with their status.
+ON_SITE = ("koffer", "popup", "buergermobil", "home_visit", "counter")
+
+
+WEEKDAYS = {
+    "de": ("Mo", "Di", "Mi", "Do", "Fr", "Sa", "So"),
+    "en": ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"),
+}
+
+
+def _when(moment: datetime | str, lang: str) -> str:
+    """A time as people read it here: "Mo 07.12.2026 09:00" (not the C locale's words)."""
+    local = _local(moment)
+    return f"{WEEKDAYS[lang][local.weekday()]} {local:%d.%m.%Y %H:%M}"
 
 
 def _local(moment: datetime | str) -> datetime:
@@ -229,9 +249,7 @@ def _booking_router(state: Any) -> APIRouter:
                     first + timedelta(days=min(asked["days"], 28) - 1),
                     _answers(asked),
                 )
-                slots = [
-                    (s.isoformat(), _local(s).strftime("%a %d.%m.%Y %H:%M")) for s in found[:60]
-                ]
+                slots = [(s.isoformat(), _when(s, view.lang)) for s in found[:60]]
             except ValueError:
                 error, status = f"{t['bad']}: from: YYYY-MM-DD", 400
             except FAILURES as exc:
@@ -328,7 +346,7 @@ def _booking_router(state: Any) -> APIRouter:
         html = ENV.get_template("appointment.html").render(
             t=t,
             a=found,
-            when=_local(found["start"]).strftime("%a %d.%m.%Y %H:%M"),
+            when=_when(found["start"], view.lang),
             office_name=office_name,
             started=_local(found["start"]) <= datetime.now(UTC),
             csrf=view.csrf,
@@ -395,9 +413,24 @@ def _day_router(state: Any) -> APIRouter:
                     (a, start.strftime("%H:%M"), a["status"] == "confirmed" and start <= now)
                 )
             counts["confirmed"] += counts["attended"] + counts["no_show"]  # booked in all
+        cases = []
+        if office is not None:
+            hub_ = request.app.state.hub
+            begin = datetime.combine(day, time(), BERLIN)
+            for channel in ON_SITE:
+                for r in hub_.store.list_records(
+                    ars_patterns=view.client.municipalities,
+                    ars=office["ars"],
+                    channel=channel,
+                    since=begin,
+                    until=begin + timedelta(days=1),
+                    limit=200,
+                ):
+                    cases.append((_local(r.received_at).strftime("%H:%M"), r))
+            cases.sort(key=lambda c: c[0])
         html = ENV.get_template("day.html").render(
             t=t, offices=visible, office=office, day=day.isoformat(), rows=rows,
-            counts=counts, csrf=view.csrf,
+            counts=counts, csrf=view.csrf, cases=cases,
         )  # fmt: skip
         notice = {"walk_in": t["walk_in_done"], "attendance": t["attendance_done"]}
         error = None if visible else t["no_offices"]

@@ -14,7 +14,14 @@ import pytest
 from playwright.sync_api import Browser, Page, expect
 from sqlalchemy import select, text
 
-from hub.testing import LiveHub, add_staff, assert_accessible, chromium, console_sign_in
+from hub.testing import (
+    LiveHub,
+    add_staff,
+    assert_accessible,
+    chromium,
+    console_sign_in,
+    sample_submission,
+)
 from hub_appointments import tables
 
 PASSWORD = "ServiceCenter am Telefon"
@@ -110,6 +117,10 @@ def test_the_day_board_marks_who_came_and_records_walk_ins(center, page, zms) ->
             for start in (slots[0], slots[-1])  # a service can take several slots
         ]  # fmt: skip
         assert all("id" in m for m in made), made
+        case = c.post(
+            "/v1/records",
+            json=sample_submission(channel="popup", municipality={"ars": "053160000000"}),
+        ).json()["id"]
         for m in made:
             c.post(f"/v1/appointments/{m['id']}/confirm",
                    json={"family_name": "Muster", "email": "m@example.org"})  # fmt: skip
@@ -123,6 +134,8 @@ def test_the_day_board_marks_who_came_and_records_walk_ins(center, page, zms) ->
     console_sign_in(page, center.url, "lev", PASSWORD)
     page.get_by_role("link", name="Tagesübersicht").click()
     expect(page.get_by_role("heading", level=2)).to_contain_text("Bürgerkoffer")
+    cases = page.get_by_role("table", name=re.compile("Vorgänge vor Ort"))
+    expect(cases.get_by_role("link", name=case[:8])).to_be_visible()
     assert_accessible(page, "appointments/03-day-board")
     day = page.get_by_role("table", name="Termine des Tages")
     day.get_by_role("row").nth(1).get_by_role("button", name=re.compile("^Erschienen")).click()
