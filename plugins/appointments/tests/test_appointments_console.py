@@ -155,6 +155,7 @@ def test_pages_need_a_role_that_may_book_and_forms_need_their_token(center, page
     expect(page.get_by_role("link", name="Termine")).to_have_count(0)
     page.goto(f"{center.url}/console/appointments/")
     expect(page.get_by_role("heading", level=1)).to_contain_text("nicht zu Ihren Rollen")
+    assert_accessible(page, "appointments/05-not-your-role")
     with httpx.Client(base_url=center.url, follow_redirects=False) as anonymous:
         r = anonymous.get("/console/day-board/")
         assert r.status_code == 303 and r.headers["location"].startswith("/console/login")

@@ -201,16 +201,26 @@ class Planner:
                 .where(E.c.id == einsatz_id, E.c.status == "planned")
                 .values(status="cancelled", cancel_reason=reason, updated_at=utcnow())
             ).rowcount
-            called_off = SlotBook.cancel_einsatz(conn, einsatz_id, reason) if done else []
+            called_off = (
+                SlotBook.cancel_einsatz(conn, einsatz_id, f"Einsatz abgesagt: {reason}")
+                if done
+                else []
+            )
         if not done:
             self.summary(einsatz_id)  # 404 for an unknown one
             raise _bad("einsatz", "cancelled", "the Einsatz is cancelled already", 409)
         # Whoever keeps appointments of the slot book is told (the appointments plugin marks
         # them and tells their records); the office has the call list with the contacts.
-        for process_id in called_off:
-            self.hub.booking_cancelled(SLOT_BOOK, process_id, f"Einsatz abgesagt: {reason}")
+        # What a crash here leaves untold, the purge service tells on its next round.
+        self.announce()
         log.info("einsatz_cancelled", einsatz=einsatz_id, bookings=len(called_off))
         return {**self.summary(einsatz_id), "bookings_cancelled": len(called_off)}
+
+    def announce(self) -> int:
+        """Tell the plugins (``booking_cancelled``) of bookings the office cancelled."""
+        return self.slots.announce(
+            lambda process_id, why: self.hub.booking_cancelled(SLOT_BOOK, process_id, why)
+        )
 
     def summary(self, einsatz_id: str) -> dict[str, Any]:
         with self.hub.store.reading() as conn:

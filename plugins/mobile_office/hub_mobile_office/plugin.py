@@ -82,7 +82,8 @@ class SlotBookOf:
 
 
 class Purge:
-    """Deletes the contact data of booked days that are over, hourly (and at start)."""
+    """Hourly (and at start): tells of cancellations a crash left unannounced, and deletes
+    the contact data of booked days that are over."""
 
     def __init__(self, h: Any, interval: float = 3600.0):
         self.hub, self.interval = h, interval
@@ -96,6 +97,9 @@ class Purge:
     def _run(self) -> None:
         while True:
             try:
+                told = STATE(self.hub).announce()  # what a crash left untold
+                if told:
+                    log.info("slot_book_cancellations_announced", bookings=told)
                 purged, lapsed = STATE(self.hub).slots.purge()
                 if purged or lapsed:
                     log.info("slot_book_purged", contacts=purged, reservations=lapsed)

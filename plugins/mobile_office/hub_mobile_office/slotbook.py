@@ -287,10 +287,27 @@ class SlotBook:
                     status="cancelled",
                     cancelled_by="office",
                     cancel_reason=reason[:500],
+                    to_announce=1,
                     updated_at=now,
                 )
             )
         return ids
+
+    def announce(self, tell: Callable[[str, str], None]) -> int:
+        """Tell ``tell(process_id, reason)`` of every cancellation by the office not yet
+        announced, and mark each once told (a crash in between tells it again: the listener
+        must be idempotent, as the appointments plugin is)."""
+        with self.hub.store.reading() as conn:
+            due = conn.execute(
+                select(B.c.process_id, B.c.cancel_reason).where(B.c.to_announce == 1)
+            ).all()
+        for row in due:
+            tell(row.process_id, row.cancel_reason or "")
+            with self.hub.store.transaction() as conn:
+                conn.execute(
+                    update(B).where(B.c.process_id == row.process_id).values(to_announce=0)
+                )
+        return len(due)
 
     def outside(self, einsatz_id: str, einsatz: Einsatz) -> int:
         """Coming confirmed bookings the changed plan ``einsatz`` would no longer hold."""

@@ -49,6 +49,8 @@ bookings = Table(
     Column("telephone", String(40)),
     Column("cancelled_by", String(16)),  # citizen, office (the Einsatz was called off)
     Column("cancel_reason", String(500)),
+    # 1 from the office's cancellation until booking_cancelled has been called for it
+    Column("to_announce", Integer, nullable=False, server_default="0"),
     Column("created_at", UtcDateTime(), nullable=False),
     Column("updated_at", UtcDateTime(), nullable=False),
     Index("ix_mobile_office_bookings_day", "einsatz_id", "day", "status"),

@@ -404,3 +404,32 @@ def test_the_service_center_books_a_home_visit_and_calls_it_off_on_the_command_l
         shown = c.get(f"/v1/appointments/{appointment_id}").json()
     assert shown["status"] == "cancelled" and shown["channel"] == "classic"
     assert shown["cancel_reason"] == "Einsatz abgesagt: Krankheit im Team"
+
+
+def test_a_cancellation_a_crash_left_unannounced_is_told_on_the_next_round(
+    slot_office, token
+) -> None:
+    """The Einsatz's cancellation and its bookings' commit together with a mark; if the
+    process dies before the appointments plugin is told, the purge service's next round tells
+    it (the mark is cleared only once told)."""
+    from hub_mobile_office import tables
+    from hub_mobile_office.slotbook import SlotBook
+
+    planner = STATE(slot_office.hub)
+    with slot_office.client(token) as c:
+        office = plan(c, popup())
+        made = book(c, office, slots(c, office)[0]).json()
+    einsatz = office.split(":")[1]
+    with slot_office.hub.store.transaction() as conn:  # the commit, then "kill -9"
+        conn.execute(
+            tables.einsaetze.update()
+            .where(tables.einsaetze.c.id == einsatz)
+            .values(status="cancelled", cancel_reason="Sturm")
+        )
+        assert SlotBook.cancel_einsatz(conn, einsatz, "Einsatz abgesagt: Sturm")
+    with slot_office.client(token) as c:
+        assert c.get(f"/v1/appointments/{made['id']}").json()["status"] == "confirmed"
+        assert planner.announce() == 1  # what the purge service does at start and hourly
+        after = c.get(f"/v1/appointments/{made['id']}").json()
+        assert planner.announce() == 0  # told once
+    assert after["status"] == "cancelled" and after["cancel_reason"] == "Einsatz abgesagt: Sturm"
