@@ -13,6 +13,10 @@ installed (entry point ``pytest11``). Each is a factory, so a test says what it 
     adapters called directly.
 ``delivery_context(hub, record_id, adapter, attempt=1)``
     the :class:`hub.DeliveryContext` the dispatcher would hand your adapter's ``deliver``.
+``console_page`` (and the session's ``console_browser``)
+    a Playwright page in Debian's Chromium for console pages; pair it with
+    :func:`hub.testing.add_staff`, :func:`~hub.testing.console_sign_in` and
+    :func:`~hub.testing.assert_accessible`.
 """
 
 from __future__ import annotations
@@ -90,3 +94,22 @@ def delivery_context() -> Callable[..., DeliveryContext]:
         )
 
     return make
+
+
+@pytest.fixture(scope="session")
+def console_browser() -> Iterator[Any]:
+    """A headless Debian Chromium driven by Playwright, one per test session
+    (:func:`hub.testing.chromium`)."""
+    from hub.testing import chromium
+
+    with chromium() as browser:
+        yield browser
+
+
+@pytest.fixture
+def console_page(console_browser: Any) -> Iterator[Any]:
+    """A fresh browser page (German locale, 1280×900) for a console test; closed after it."""
+    context = console_browser.new_context(locale="de-DE", viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    yield page
+    context.close()

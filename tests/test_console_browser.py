@@ -10,14 +10,13 @@ import os
 from collections.abc import Iterator
 
 import pytest
-from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import Page, expect
 
 from hub.core.staff import StaffStore
 from hub.testing import (
     LiveHub,
     WebhookReceiver,
     assert_accessible,
-    chromium,
     sample_submission,
     wait_until,
 )
@@ -26,18 +25,9 @@ TOKEN = "console-browser-token-01"
 PASSWORD = "Bürgerkoffer mit Kamera"
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with chromium() as found:
-        yield found
-
-
 @pytest.fixture
-def page(browser: Browser) -> Iterator[Page]:
-    context = browser.new_context(locale="de-DE", viewport={"width": 1280, "height": 900})
-    found = context.new_page()
-    yield found
-    context.close()
+def page(console_page: Page) -> Page:
+    return console_page
 
 
 def accessible(page: Page, name: str) -> None:

@@ -10,28 +10,19 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import Page, expect
 
 from hub.core.staff import StaffStore
-from hub.testing import LiveHub, assert_accessible, chromium
+from hub.testing import LiveHub, assert_accessible
 
 from .oidc_provider import Provider
 
 CLIENT_ID, CLIENT_SECRET = "hub-console", "oidc-client-secret-0123"
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with chromium() as found:
-        yield found
-
-
 @pytest.fixture
-def page(browser: Browser) -> Iterator[Page]:
-    context = browser.new_context(locale="de-DE")
-    found = context.new_page()
-    yield found
-    context.close()
+def page(console_page: Page) -> Page:
+    return console_page
 
 
 @pytest.fixture

@@ -13,6 +13,7 @@ person's municipalities, and every change is in the console's audit trail.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
@@ -282,25 +283,15 @@ def _booking_router(state: Any) -> APIRouter:
         district: str = Form("", max_length=100),
         replaces: str = Form("", max_length=36),
     ) -> Response:
-        t = WORDS[view.lang]
-        if not view.form_ok(csrf):
-            return view.page(t["appointments"], "", status_code=403, error=t["expired"])
-        books = state(view.request.app.state.hub)
-        try:
-            place = books.place(office)
-            if not hub.may_act_for(view.client, place.ars):
-                raise hub.IntakeRejected.one("office", "unknown", "no such office", status_code=404)
+        def act(books: Any) -> Response:
+            _own_place(view, books, office)
             if not (telephone.strip() or email.strip()):
                 raise hub.IntakeRejected.one("telephone", "required", "telephone or e-mail")
             try:
                 when = datetime.fromisoformat(start)
             except ValueError:
                 raise hub.IntakeRejected.one("start", "format", "one of the free times") from None
-            old = books.get(replaces) if replaces else None
-            if old is not None and not hub.may_act_for(view.client, old["ars"]):
-                raise hub.IntakeRejected.one(
-                    "replaces", "unknown", "no such appointment", status_code=404
-                )
+            old = _own(view, books, replaces, "replaces") if replaces else None
             made = books.reserve(
                 office,
                 [(service, 1)],
@@ -309,20 +300,21 @@ def _booking_router(state: Any) -> APIRouter:
                 booked_by=view.client.name,
                 answers=_answers({"reason": reason, "district": district}),
             )
-            books.confirm(
-                made["id"],
-                hub.BookingContact(family_name, email.strip() or None, telephone.strip() or None),
+            contact = hub.BookingContact(
+                family_name, email.strip() or None, telephone.strip() or None
             )
+            books.confirm(made["id"], contact)
             if old is not None:
                 books.cancel(old["id"], token=None, staff=True)
                 view.audit("appointment.move", made["id"], f"from {old['id']}")
             else:
                 view.audit("appointment.book", made["id"], office)
-        except FAILURES as exc:
-            message, status = _failure(exc, t)
-            return view.page(t["appointments"], "", status_code=status, error=message)
-        done = "moved" if old is not None else "booked"
-        return RedirectResponse(f"/console/appointments/{made['id']}?done={done}", status_code=303)
+            done = "moved" if old is not None else "booked"
+            return RedirectResponse(
+                f"/console/appointments/{made['id']}?done={done}", status_code=303
+            )
+
+        return _change(view, state, "appointments", csrf, act)
 
     @api.get("/find")
     def find(request: Request, view: hub.ConsoleView = staff) -> Response:
@@ -359,24 +351,15 @@ def _booking_router(state: Any) -> APIRouter:
     def cancel(
         appointment_id: str, view: hub.ConsoleView = staff, csrf: str = Form("", max_length=64)
     ) -> Response:
-        t = WORDS[view.lang]
-        if not view.form_ok(csrf):
-            return view.page(t["appointment"], "", status_code=403, error=t["expired"])
-        books = state(view.request.app.state.hub)
-        try:
-            found = books.get(appointment_id)
-            if not hub.may_act_for(view.client, found["ars"]):
-                raise hub.IntakeRejected.one(
-                    "appointment", "unknown", "no such one", status_code=404
-                )
+        def act(books: Any) -> Response:
+            _own(view, books, appointment_id, "appointment")
             books.cancel(appointment_id, token=None, staff=True)
-        except FAILURES as exc:
-            message, status = _failure(exc, t)
-            return view.page(t["appointment"], "", status_code=status, error=message)
-        view.audit("appointment.cancel", appointment_id)
-        return RedirectResponse(
-            f"/console/appointments/{appointment_id}?done=cancelled", status_code=303
-        )
+            view.audit("appointment.cancel", appointment_id)
+            return RedirectResponse(
+                f"/console/appointments/{appointment_id}?done=cancelled", status_code=303
+            )
+
+        return _change(view, state, "appointment", csrf, act)
 
     return api
 
@@ -445,26 +428,17 @@ def _day_router(state: Any) -> APIRouter:
         id: str = Form(..., max_length=36),
         attended: str = Form(..., pattern="^(yes|no)$"),
     ) -> Response:
-        t = WORDS[view.lang]
-        if not view.form_ok(csrf):
-            return view.page(t["day_board"], "", status_code=403, error=t["expired"])
-        books = state(view.request.app.state.hub)
-        try:
-            found = books.get(id)
-            if not hub.may_act_for(view.client, found["ars"]):
-                raise hub.IntakeRejected.one(
-                    "id", "unknown", "no such appointment", status_code=404
-                )
+        def act(books: Any) -> Response:
+            _own(view, books, id, "id")
             done = books.attendance(id, attended=attended == "yes")
-        except FAILURES as exc:
-            message, status = _failure(exc, t)
-            return view.page(t["day_board"], "", status_code=status, error=message)
-        view.audit("appointment.attendance", id, done["status"])
-        day = _local(done["start"]).date().isoformat()
-        return RedirectResponse(
-            f"/console/day-board/?office={quote(done['office'])}&day={day}&done=attendance",
-            status_code=303,
-        )
+            view.audit("appointment.attendance", id, done["status"])
+            day = _local(done["start"]).date().isoformat()
+            return RedirectResponse(
+                f"/console/day-board/?office={quote(done['office'])}&day={day}&done=attendance",
+                status_code=303,
+            )
+
+        return _change(view, state, "day_board", csrf, act)
 
     @api.post("/walk-in")
     def walk_in(
@@ -474,29 +448,51 @@ def _day_router(state: Any) -> APIRouter:
         service: str = Form(..., max_length=14),
         day: str = Form("", max_length=10),
     ) -> Response:
-        t = WORDS[view.lang]
-        if not view.form_ok(csrf):
-            return view.page(t["day_board"], "", status_code=403, error=t["expired"])
-        books = state(view.request.app.state.hub)
-        try:
-            place = books.place(office)
-            if not hub.may_act_for(view.client, place.ars):
-                raise hub.IntakeRejected.one("office", "unknown", "no such office", status_code=404)
+        def act(books: Any) -> Response:
+            _own_place(view, books, office)
             made = books.walk_in(office, [(service, 1)], booked_by=view.client.name)
-        except FAILURES as exc:
-            message, status = _failure(exc, t)
-            return view.page(t["day_board"], "", status_code=status, error=message)
-        view.audit("appointment.walk_in", made["id"], office)
-        return RedirectResponse(
-            f"/console/day-board/?office={quote(office)}&day={quote(day)}&done=walk_in",
-            status_code=303,
-        )
+            view.audit("appointment.walk_in", made["id"], office)
+            return RedirectResponse(
+                f"/console/day-board/?office={quote(office)}&day={quote(day)}&done=walk_in",
+                status_code=303,
+            )
+
+        return _change(view, state, "day_board", csrf, act)
 
     return api
 
 
 def _mine(view: hub.ConsoleView, office: dict[str, Any]) -> bool:
     return hub.may_act_for(view.client, office["ars"])
+
+
+def _change(
+    view: hub.ConsoleView, state: Any, title: str, csrf: str, act: Callable[[Any], Response]
+) -> Response:
+    """A form that changes something: its CSRF token checked, ``act(appointments)`` run,
+    refusals shown on the page in the person's language."""
+    t = WORDS[view.lang]
+    if not view.form_ok(csrf):
+        return view.page(t[title], "", status_code=403, error=t["expired"])
+    try:
+        return act(state(view.request.app.state.hub))
+    except FAILURES as exc:
+        message, status = _failure(exc, t)
+        return view.page(t[title], "", status_code=status, error=message)
+
+
+def _own_place(view: hub.ConsoleView, books: Any, office: str) -> Any:
+    place = books.place(office)
+    if not hub.may_act_for(view.client, place.ars):
+        raise hub.IntakeRejected.one("office", "unknown", "no such office", status_code=404)
+    return place
+
+
+def _own(view: hub.ConsoleView, books: Any, appointment_id: str, field: str) -> dict[str, Any]:
+    found = books.get(appointment_id)
+    if not hub.may_act_for(view.client, found["ars"]):
+        raise hub.IntakeRejected.one(field, "unknown", "no such appointment", status_code=404)
+    return found
 
 
 def _answers(asked: dict[str, Any]) -> dict[str, str]:

@@ -6,19 +6,17 @@ client, audited, CSRF-checked."""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import Page, expect
 from sqlalchemy import select, text
 
 from hub.testing import (
     LiveHub,
     add_staff,
     assert_accessible,
-    chromium,
     console_sign_in,
     sample_submission,
 )
@@ -28,18 +26,9 @@ PASSWORD = "ServiceCenter am Telefon"
 AUSWEIS = "99102013104000"
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with chromium() as found:
-        yield found
-
-
 @pytest.fixture
-def page(browser: Browser) -> Iterator[Page]:
-    context = browser.new_context(locale="de-DE", viewport={"width": 1280, "height": 900})
-    found = context.new_page()
-    yield found
-    context.close()
+def page(console_page: Page) -> Page:
+    return console_page
 
 
 @pytest.fixture

@@ -4,29 +4,18 @@ municipalities' devices; every page passes axe-core."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import httpx
 import pytest
-from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import Page, expect
 
-from hub.testing import add_staff, assert_accessible, chromium, console_sign_in
+from hub.testing import add_staff, assert_accessible, console_sign_in
 
 PASSWORD = "Koffer bleibt im Schrank"
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with chromium() as found:
-        yield found
-
-
 @pytest.fixture
-def page(browser: Browser) -> Iterator[Page]:
-    context = browser.new_context(locale="de-DE", viewport={"width": 1280, "height": 900})
-    found = context.new_page()
-    yield found
-    context.close()
+def page(console_page: Page) -> Page:
+    return console_page
 
 
 def test_ops_register_and_revoke_a_koffer_of_their_municipality(koffer, page) -> None:
