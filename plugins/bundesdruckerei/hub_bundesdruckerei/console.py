@@ -4,7 +4,9 @@ revoking one at once. Changes go into the console's audit trail and the koffer a
 
 from __future__ import annotations
 
+from datetime import date, datetime, time
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, Form
 from fastapi.responses import RedirectResponse, Response
@@ -12,6 +14,7 @@ from jinja2 import Environment, select_autoescape
 
 import hub
 
+BERLIN = ZoneInfo("Europe/Berlin")
 PAGE = Environment(autoescape=select_autoescape(default=True, default_for_string=True)).from_string(
     """
 {% if credential %}
@@ -25,18 +28,21 @@ PAGE = Environment(autoescape=select_autoescape(default=True, default_for_string
   <caption>{{ t.devices }}</caption>
   <thead><tr><th scope="col">{{ t.name }}</th><th scope="col">{{ t.municipality }}</th>
     <th scope="col">{{ t.registered }}</th><th scope="col">{{ t.state }}</th>
+    <th scope="col" class="num">{{ t.running }}</th>
+    <th scope="col" class="num">{{ t.complete }}</th>
     <th scope="col">{{ t.action }}</th></tr></thead>
   <tbody>
   {% for d in devices %}
     <tr><td>{{ d.name }}</td><td>{{ d.municipality }}</td><td>{{ d.created }}</td>
       <td>{{ t.revoked ~ " " ~ d.revoked if d.revoked else t.active }}</td>
+      <td class="num">{{ d.running }}</td><td class="num">{{ d.complete }}</td>
       <td>{% if not d.revoked %}
         <form method="post" action="/console/koffer/revoke">
           <input type="hidden" name="csrf" value="{{ csrf }}">
           <input type="hidden" name="name" value="{{ d.name }}">
           <button type="submit">{{ t.revoke }}<span class="sr-only"> {{ d.name }}</span></button>
         </form>{% else %}–{% endif %}</td></tr>
-  {% else %}<tr><td colspan="5">{{ t.none }}</td></tr>{% endfor %}
+  {% else %}<tr><td colspan="7">{{ t.none }}</td></tr>{% endfor %}
   </tbody>
 </table>
 <p><a href="/console/records?channel=koffer">{{ t.applications }}</a></p>
@@ -65,6 +71,8 @@ WORDS = {
         "active": "aktiv",
         "revoked": "gesperrt seit",
         "action": "Aktion",
+        "running": "Uploads heute laufend",
+        "complete": "Uploads heute vollständig",
         "revoke": "Sperren",
         "none": "Keine Geräte.",
         "applications": "Anträge aus Bürgerkoffern",
@@ -87,6 +95,8 @@ WORDS = {
         "active": "active",
         "revoked": "revoked since",
         "action": "Action",
+        "running": "Uploads today in progress",
+        "complete": "Uploads today complete",
         "revoke": "Revoke",
         "none": "No devices.",
         "applications": "Applications from Bürgerkoffer devices",
@@ -128,8 +138,12 @@ def _router(state: Any) -> APIRouter:
     ) -> Response:
         t = WORDS[view.lang]
         koffer = state(view.request.app.state.hub)
+        today = datetime.combine(date.today(), time(), BERLIN)
+        activity = koffer.activity(today)
         devices = [
             {
+                "running": activity.get(d.name, (0, 0))[0],
+                "complete": activity.get(d.name, (0, 0))[1],
                 "name": d.name,
                 "municipality": d.municipality,
                 "created": d.created_at.strftime("%d.%m.%Y"),

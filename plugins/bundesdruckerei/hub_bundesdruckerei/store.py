@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from hub import utcnow
@@ -125,6 +125,22 @@ class KofferStore:
         with self.store.reading() as conn:
             rows = conn.execute(select(tables.devices).order_by(tables.devices.c.name)).all()
         return [Device(r.name, r.municipality, r.created_at, r.revoked_at) for r in rows]
+
+    def activity(self, since: datetime) -> dict[str, tuple[int, int]]:
+        """Per device: uploads begun since ``since`` still in progress, and completed ones
+        (numbers only — what the console's Bürgerkoffer page shows)."""
+        u = tables.uploads
+        query = (
+            select(u.c.device, u.c.completed_at.is_(None).label("open"), func.count())
+            .where(u.c.created_at >= since)
+            .group_by(u.c.device, u.c.completed_at.is_(None))
+        )
+        found: dict[str, tuple[int, int]] = {}
+        with self.store.reading() as conn:
+            for device, is_open, n in conn.execute(query):
+                running, done = found.get(device, (0, 0))
+                found[device] = (running + n, done) if is_open else (running, done + n)
+        return found
 
     def revoke(self, name: str, *, actor: str = "cli") -> None:
         with self.store.transaction() as conn:

@@ -31,9 +31,13 @@ def test_ops_register_and_revoke_a_koffer_of_their_municipality(koffer, page) ->
     expect(page.get_by_role("alert")).to_contain_text("not one of yours")
     page.get_by_role("button", name="Abmelden").click()
 
+    koffer.upload(b"a document of the case", "document", "case-console-01")  # complete, today
     console_sign_in(page, live.url, "it-ddorf", PASSWORD)
     page.get_by_role("link", name="Bürgerkoffer").click()
-    expect(page.get_by_role("table", name="Geräte")).to_contain_text("koffer-07")
+    ours = page.get_by_role("row").filter(has_text="koffer-07")
+    expect(ours.get_by_role("cell")).to_contain_text(["koffer-07", "051110000000"])
+    expect(ours.get_by_role("cell").nth(4)).to_have_text("0")  # none still running
+    expect(ours.get_by_role("cell").nth(5)).to_have_text("1")  # one complete
     assert_accessible(page, "koffer/01-devices")
     page.get_by_label("Name").fill("koffer-ddorf-2")
     page.get_by_label("Kommune (ARS)").fill("051110000000")
