@@ -1,0 +1,211 @@
+"""The cases report against known truth: records go in through the hub's real intake, the
+report counts them per channel and service, suppresses small cells (and one more where only
+one is hidden), scopes to the client's municipalities, and keeps its figures after the
+records are deleted."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections import Counter
+from datetime import date
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from sqlalchemy import text
+
+from hub.testing import (
+    CliState,
+    LiveHub,
+    PluginManager,
+    build_cli,
+    hub_config,
+    sample_submission,
+    wait_until,
+)
+from hub_evaluation.facts import age_band
+from hub_evaluation.report import period_of
+
+TOKEN = "evaluation-test-token-01"
+ANMELDUNG, AUSWEIS, PASS = "99115005104000", "99102013104000", "99102012104000"
+# (channel, LeiKa, ARS) → how many records; Düsseldorf and Essen
+TRUTH = {
+    ("portal", ANMELDUNG, "051110000000"): 12,
+    ("koffer", ANMELDUNG, "051110000000"): 7,
+    ("popup", ANMELDUNG, "051110000000"): 3,  # small: suppressed
+    ("buergermobil", ANMELDUNG, "051130000000"): 6,
+    ("home_visit", ANMELDUNG, "051130000000"): 1,  # small: suppressed
+}
+
+
+@pytest.fixture
+def reporting(tmp_path: Path) -> LiveHub:
+    config = hub_config(
+        f"sqlite:///{tmp_path / 'hub.db'}",
+        tmp_path / "out",
+        TOKEN,
+        plugins={"ozg_catalog": {"pvog_enabled": False}, "evaluation": {}},
+    )
+    with LiveHub(config) as live:
+        with live.client(TOKEN) as c:
+            for (channel, leika, ars), n in TRUTH.items():
+                for i in range(n):
+                    data = sample_submission(
+                        channel=channel,
+                        service={"leika_key": leika},
+                        municipality={"ars": ars},
+                    )
+                    data["applicant"]["date_of_birth"] = f"{1940 + 10 * (i % 5)}-06-15"
+                    assert c.post("/v1/records", json=data).status_code == 202
+        # the facts are written once intake has committed (the status hook): wait for them
+        total = sum(TRUTH.values())
+        assert wait_until(lambda: facts(live) == total)
+        yield live
+
+
+def facts(live: LiveHub) -> int:
+    with live.hub.store.reading() as conn:
+        return conn.execute(text("SELECT count(*) FROM evaluation_cases")).scalar_one()
+
+
+def report(live: LiveHub, **params: str) -> dict:
+    with live.client(TOKEN) as c:
+        r = c.get("/v1/reports/cases", params=params)
+    assert r.status_code == 200, r.text
+    return r.json()
+
+
+def test_cases_per_channel_match_the_truth_with_small_cells_hidden(reporting) -> None:
+    found = report(reporting, period="day", by="channel")
+    cells = {c["channel"]: c for c in found["cells"]}
+    assert cells["portal"]["cases"] == 12 and cells["koffer"]["cases"] == 7
+    assert cells["buergermobil"]["cases"] == 6
+    assert cells["popup"]["cases"] is None and cells["popup"]["suppressed"]
+    assert cells["home_visit"]["cases"] is None
+    assert found["totals"] == {date.today().isoformat(): sum(TRUTH.values())}
+
+
+def test_the_total_does_not_single_out_a_hidden_cell(reporting) -> None:
+    found = report(reporting, period="day", by="channel")
+    shown = [c for c in found["cells"] if not c["suppressed"]]
+    hidden = [c for c in found["cells"] if c["suppressed"]]
+    assert {c["channel"] for c in hidden} == {"popup", "home_visit"}
+    total = found["totals"][date.today().isoformat()]
+    assert total - sum(c["cases"] for c in shown) == 4  # two hidden cells together: 3 + 1
+
+
+def test_a_client_sees_only_its_municipalities(reporting, tmp_path: Path) -> None:
+    import hashlib
+
+    from hub.testing import config_from_dict
+
+    data = reporting.hub.config.model_dump(mode="json")
+    data["clients"].append(
+        {
+            "name": "essen",
+            "token_sha256": hashlib.sha256(b"essen-token-0123456789").hexdigest(),
+            "scopes": ["records:read"],
+            "municipalities": ["05113*"],
+        }
+    )
+    data["server"]["port"] = 0
+    with LiveHub(config_from_dict(data)) as live, live.client("essen-token-0123456789") as c:
+        found = c.get("/v1/reports/cases", params={"period": "day", "by": "channel"}).json()
+    channels = {cell["channel"] for cell in found["cells"]}
+    assert channels == {"buergermobil", "home_visit"}
+    # 6 and 1 in one period: the 1 hidden, so the 6 too; the total 7 is shown
+    assert all(cell["suppressed"] for cell in found["cells"])
+
+
+def test_the_figures_survive_the_deletion_of_the_records(reporting) -> None:
+    before = report(reporting, period="month", by="leika")
+    with reporting.hub.store.transaction() as conn:
+        conn.execute(text("DELETE FROM history"))
+        conn.execute(text("DELETE FROM deliveries"))
+        conn.execute(text("DELETE FROM records"))
+    after = report(reporting, period="month", by="leika")
+    assert after["cells"] == before["cells"] and after["cells"][0]["cases"] == 29
+
+
+def test_csv_has_a_total_per_period_and_blank_hidden_numbers(reporting) -> None:
+    with reporting.client(TOKEN) as c:
+        r = c.get("/v1/reports/cases", params={"period": "year", "by": "channel", "format": "csv"})
+    assert r.headers["content-type"].startswith("text/csv")
+    rows = list(csv.reader(io.StringIO(r.text)))
+    assert rows[0] == ["period", "channel", "cases", "delivered", "dead_lettered", "retries",
+                       "suppressed"]  # fmt: skip
+    by_channel = {row[1]: row for row in rows[1:]}
+    assert by_channel["portal"][2] == "12" and by_channel["popup"][2:6] == ["", "", "", ""]
+    assert by_channel["TOTAL"][2] == "29"
+
+
+def test_age_bands_are_kept_never_the_birth_date(reporting) -> None:
+    # The generator's applicants were born on 15 June of 1940, 1950, …, 1980 in turn.
+    band_of = {1940: "80+", 1950: "65-79", 1960: "65-79", 1970: "50-64", 1980: "30-49"}
+    truth = Counter(band_of[1940 + 10 * (i % 5)] for n in TRUTH.values() for i in range(n))
+    found = report(reporting, period="year", by="age_band")
+    for cell in found["cells"]:
+        if cell["suppressed"]:
+            assert cell["cases"] is None
+        else:
+            assert cell["cases"] == truth[cell["age_band"]], cell
+    assert {c["age_band"] for c in found["cells"]} == set(truth)
+    with reporting.hub.store.reading() as conn:
+        columns = [r[1] for r in conn.execute(text("PRAGMA table_info(evaluation_cases)"))]
+    assert "age_band" in columns and not any("birth" in c for c in columns)
+    assert age_band(date(1944, 6, 15), date(2026, 6, 14)) == "80+"
+    assert age_band(date(1946, 6, 15), date(2026, 6, 14)) == "65-79"
+    assert age_band(date(2010, 1, 1), date(2026, 1, 1)) == "0-17"
+    assert age_band(None, date(2026, 1, 1)) is None
+
+
+def test_installed_but_not_configured_it_keeps_nothing(tmp_path: Path) -> None:
+    config = hub_config(f"sqlite:///{tmp_path / 'hub.db'}", tmp_path / "out", TOKEN)
+    with LiveHub(config) as live, live.client(TOKEN) as c:
+        assert c.post("/v1/records", json=sample_submission()).status_code == 202
+        assert c.get("/v1/reports/cases").status_code == 404
+        assert wait_until(lambda: c.get("/v1/records").json()["items"][0]["status"] == "delivered")
+        assert facts(live) == 0
+
+
+def test_periods_are_calendar_days_iso_weeks_months_and_years() -> None:
+    day = date(2027, 1, 1)  # a Friday in ISO week 53 of 2026
+    assert [period_of(day, p) for p in ("day", "week", "month", "year")] == [
+        "2027-01-01", "2026-W53", "2027-01", "2027",
+    ]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("params", "status", "field"),
+    [
+        ({"by": "channel,postcode"}, 422, "by"),
+        ({"by": "channel,channel"}, 422, "by"),
+        ({"from": "2026-12-01", "to": "2026-11-01"}, 422, "to"),
+        ({"period": "decade"}, 400, "query.period"),
+        ({"from": "gestern"}, 400, "query.from"),
+    ],
+)
+def test_bad_report_requests_name_the_field(reporting, params, status, field) -> None:
+    with reporting.client(TOKEN) as c:
+        r = c.get("/v1/reports/cases", params=params)
+    assert r.status_code == status and r.json()["errors"][0]["field"] == field
+
+
+def test_the_report_on_the_command_line(reporting, tmp_path: Path) -> None:
+    config = tmp_path / "cli.toml"
+    config.write_text(
+        f'[store]\nurl = "{reporting.hub.config.store.url}"\n'
+        f'[attachments]\ndirectory = "{tmp_path}/att"\n[plugins.evaluation]\nmin_cell = 2\n'
+    )
+    pm = PluginManager()
+    out = CliRunner().invoke(
+        build_cli(pm),
+        ["--config", str(config), "report", "cases", "--period", "day", "--by", "channel",
+         "--ars", "05111*"],
+        obj=CliState(None, pm),
+    )  # fmt: skip
+    assert out.exit_code == 0, out.output
+    rows = [line.split(",") for line in out.output.strip().splitlines() if line.startswith("20")]
+    counts = {row[1]: row[2] for row in rows}
+    assert counts == {"koffer": "7", "popup": "3", "portal": "12", "TOTAL": "22"}
