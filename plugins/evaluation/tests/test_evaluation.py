@@ -209,3 +209,53 @@ def test_the_report_on_the_command_line(reporting, tmp_path: Path) -> None:
     rows = [line.split(",") for line in out.output.strip().splitlines() if line.startswith("20")]
     counts = {row[1]: row[2] for row in rows}
     assert counts == {"koffer": "7", "popup": "3", "portal": "12", "TOTAL": "22"}
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_weeks_months_and_years_are_the_same_on_both_databases(tmp_path: Path, backend) -> None:
+    """The database names the period where it can (PostgreSQL: ISO weeks too; SQLite: months
+    and years, weeks from days); the figures must not depend on which."""
+    from datetime import UTC, datetime
+
+    from hub.testing import Hub, postgres_schema
+    from hub_evaluation import tables
+    from hub_evaluation.report import cases_report
+
+    days = {
+        date(2026, 12, 28): 6,
+        date(2027, 1, 3): 5,
+        date(2027, 1, 4): 7,
+    }  # ISO 2026-W53, W53, 2027-W01
+
+    def check(url: str) -> None:
+        h = Hub(hub_config(url, tmp_path / "out", TOKEN, plugins={"evaluation": {}}))
+        h.start(intake_thread=False)
+        try:
+            rows = [
+                {"record_id": f"{d:%Y%m%d}-{i}", "day": d, "ars": "051110000000",
+                 "channel": "portal", "leika": ANMELDUNG,
+                 "received_at": datetime(d.year, d.month, d.day, 10, tzinfo=UTC)}
+                for d, n in days.items() for i in range(n)
+            ]  # fmt: skip
+            with h.store.transaction() as conn:
+                conn.execute(tables.cases.insert(), rows)
+
+            def counts(period: str) -> dict[str, int]:
+                cells, _ = cases_report(
+                    h.store, period=period, by=["channel"], first=date(2026, 12, 1),
+                    last=date(2027, 1, 31), ars_patterns=["*"], threshold=5,
+                )  # fmt: skip
+                return {c.period: c.cases for c in cells}
+
+            assert counts("week") == {"2026-W53": 11, "2027-W01": 7}
+            assert counts("month") == {"2026-12": 6, "2027-01": 12}
+            assert counts("year") == {"2026": 6, "2027": 12}
+            assert counts("day") == {"2026-12-28": 6, "2027-01-03": 5, "2027-01-04": 7}
+        finally:
+            h.close()
+
+    if backend == "sqlite":
+        check(f"sqlite:///{tmp_path / 'hub.db'}")
+    else:
+        with postgres_schema("evaluation") as url:
+            check(url)
