@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import csv
 import io
+import math
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -95,15 +96,7 @@ def cases_report(
         .where(C.c.day >= first, C.c.day <= last)
         .group_by(bucket, *columns)
     )
-    if "*" not in ars_patterns:
-        query = query.where(
-            or_(
-                *[
-                    C.c.ars.like(p[:-1] + "%") if p.endswith("*") else C.c.ars == p
-                    for p in ars_patterns
-                ]
-            )
-        )
+    query = _scoped(query, ars_patterns)
     sums: dict[tuple[str, tuple[Any, ...]], list[int]] = defaultdict(lambda: [0, 0, 0, 0])
     with store.reading() as conn:
         for row in conn.execute(query):
@@ -124,6 +117,72 @@ def cases_report(
     # A period's total is a cell too: a small one is not shown either.
     totals = {p: (None if 0 < n < threshold else n) for p, n in sums_per_period.items()}
     return cells, totals
+
+
+@dataclass
+class Timing:
+    period: str
+    keys: tuple[str | None, ...]
+    delivered: int
+    median_minutes: float | None
+    p90_minutes: float | None
+
+
+def nearest_rank(sorted_values: list[float], share: float) -> float:
+    """The nearest-rank percentile (no interpolation: a value that occurred)."""
+    rank = max(1, math.ceil(share * len(sorted_values)))
+    return sorted_values[rank - 1]
+
+
+def delivery_times(
+    store: Any,
+    *,
+    period: str,
+    by: list[str],
+    first: date,
+    last: date,
+    ars_patterns: list[str],
+    threshold: int,
+) -> list[Timing]:
+    """Minutes from intake to delivery per period and dimensions: median and 90th
+    percentile (nearest rank) of the delivered cases; cells of fewer than ``threshold``
+    delivered cases show no figures (a small group's times would describe people)."""
+    columns = [DIMENSIONS[d] for d in by]
+    query = select(C.c.day, *columns, C.c.received_at, C.c.delivered_at).where(
+        C.c.day >= first, C.c.day <= last, C.c.delivered_at.is_not(None)
+    )
+    query = _scoped(query, ars_patterns)
+    groups: dict[tuple[str, tuple[Any, ...]], list[float]] = defaultdict(list)
+    with store.reading() as conn:
+        for row in conn.execute(query):
+            day, *rest = row
+            keys, (received, delivered) = tuple(rest[: len(by)]), rest[len(by) :]
+            minutes = (delivered - received).total_seconds() / 60
+            groups[(period_of(day, period), keys)].append(minutes)
+    found = []
+    for (label, keys), values in sorted(groups.items(), key=lambda kv: (kv[0][0], _key(kv[0][1]))):
+        values.sort()
+        small = len(values) < threshold
+        found.append(
+            Timing(
+                label,
+                keys,
+                len(values),
+                None if small else round(nearest_rank(values, 0.5), 1),
+                None if small else round(nearest_rank(values, 0.9), 1),
+            )
+        )
+    return found
+
+
+def _scoped(query: Any, ars_patterns: list[str]) -> Any:
+    if "*" in ars_patterns:
+        return query
+    return query.where(
+        or_(
+            *[C.c.ars.like(p[:-1] + "%") if p.endswith("*") else C.c.ars == p for p in ars_patterns]
+        )
+    )
 
 
 def _key(keys: tuple[Any, ...]) -> tuple[str, ...]:
@@ -185,4 +244,15 @@ def window(first: date | None, last: date | None) -> tuple[date, date]:
     return (first or end - timedelta(days=365)), end
 
 
-__all__ = ["DIMENSIONS", "PERIODS", "Cell", "as_csv", "cases_report", "public", "window"]
+__all__ = [
+    "DIMENSIONS",
+    "PERIODS",
+    "Cell",
+    "Timing",
+    "as_csv",
+    "cases_report",
+    "delivery_times",
+    "nearest_rank",
+    "public",
+    "window",
+]

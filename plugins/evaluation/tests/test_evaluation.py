@@ -259,3 +259,41 @@ def test_weeks_months_and_years_are_the_same_on_both_databases(tmp_path: Path, b
     else:
         with postgres_schema("evaluation") as url:
             check(url)
+
+
+def test_delivery_times_are_median_and_p90_of_known_durations(tmp_path: Path) -> None:
+    """Ten portal cases delivered after 1 … 10 minutes: median 5, 90th percentile 9 (nearest
+    rank); three koffer cases: too few to show times."""
+    from datetime import UTC, datetime, timedelta
+
+    config = hub_config(
+        f"sqlite:///{tmp_path / 'hub.db'}", tmp_path / "out", TOKEN, plugins={"evaluation": {}}
+    )
+    with LiveHub(config) as live:
+        from hub_evaluation import tables
+
+        at = datetime(2026, 11, 2, 9, tzinfo=UTC)
+        rows = [
+            {"record_id": f"{channel}-{i}", "day": at.date(), "ars": "051110000000",
+             "channel": channel, "leika": ANMELDUNG, "received_at": at,
+             "delivered_at": at + timedelta(minutes=i)}
+            for channel, n in (("portal", 10), ("koffer", 3)) for i in range(1, n + 1)
+        ]  # fmt: skip
+        rows.append({**rows[0], "record_id": "never", "delivered_at": None})
+        with live.hub.store.transaction() as conn:
+            conn.execute(tables.cases.insert(), rows)
+        with live.client(TOKEN) as c:
+            r = c.get(
+                "/v1/reports/delivery-times",
+                params={"period": "month", "by": "channel", "from": "2026-11-01",
+                        "to": "2026-11-30"},
+            )  # fmt: skip
+            bad = c.get("/v1/reports/delivery-times", params={"by": "name"})
+    assert r.status_code == 200, r.text
+    cells = {cell["channel"]: cell for cell in r.json()["cells"]}
+    assert cells["portal"] == {
+        "period": "2026-11", "channel": "portal", "delivered": 10,
+        "median_minutes": 5.0, "p90_minutes": 9.0,
+    }  # fmt: skip
+    assert cells["koffer"]["median_minutes"] is None and cells["koffer"]["delivered"] is None
+    assert bad.status_code == 422 and bad.json()["errors"][0]["field"] == "by"
