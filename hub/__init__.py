@@ -137,6 +137,7 @@ _LAZY = {
     "pass_hub": ("hub.core.cli", "pass_hub"),
     "rejection_error": ("hub.core.cli", "rejection_error"),
     "BackgroundServer": ("hub.core.background", "BackgroundServer"),
+    "PeriodicTask": ("hub.core.background", "PeriodicTask"),
 }
 __all__ += sorted(_LAZY.keys() - set(__all__))
 

@@ -4,6 +4,7 @@ commands. The browser walk-through with accessibility checks is in test_console_
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 from collections.abc import Iterator
@@ -53,7 +54,7 @@ def console(make_config, receiver) -> LiveHub:
         clients=[
             {
                 "name": "portal",
-                "token_sha256": __import__("hashlib").sha256(TOKEN.encode()).hexdigest(),
+                "token_sha256": hashlib.sha256(TOKEN.encode()).hexdigest(),
                 "scopes": ["records:write", "records:read", "admin"],
                 "municipalities": ["*"],
             }

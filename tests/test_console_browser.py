@@ -6,6 +6,7 @@ written to $HUB_TEST_ARTIFACTS/console (default var/test-artifacts)."""
 
 from __future__ import annotations
 
+import hashlib
 import os
 from collections.abc import Iterator
 
@@ -46,7 +47,7 @@ def console(make_config) -> Iterator[tuple[LiveHub, WebhookReceiver]]:
         clients=[
             {
                 "name": "portal",
-                "token_sha256": __import__("hashlib").sha256(TOKEN.encode()).hexdigest(),
+                "token_sha256": hashlib.sha256(TOKEN.encode()).hexdigest(),
                 "scopes": ["records:write", "records:read"],
                 "municipalities": ["*"],
             }

@@ -433,3 +433,28 @@ def test_services_run_only_while_serving_and_stop_in_reverse(make_config) -> Non
     assert events == ["start janitor", "start simulator", "stop simulator", "stop janitor"]
     warned = [e for e in logs if e["event"] == "development_service_started"]
     assert [e["service"] for e in warned] == ["simulator"]
+
+
+def test_a_periodic_task_runs_at_start_and_survives_a_failing_round() -> None:
+    import threading
+    import time
+
+    rounds: list[int] = []
+    done = threading.Event()
+
+    def work() -> None:
+        rounds.append(len(rounds))
+        if len(rounds) == 2:
+            raise RuntimeError("the store is away")
+        if len(rounds) == 3:
+            done.set()
+
+    task = hub.PeriodicTask("test-task", work, 0.02, at_start=True)
+    task.start()
+    try:
+        assert done.wait(5)  # the failed second round did not end the task
+    finally:
+        task.stop()
+    stopped_at = len(rounds)
+    time.sleep(0.1)
+    assert len(rounds) == stopped_at  # stop() ends it

@@ -26,6 +26,7 @@ from hub.core.hub import Hub
 from hub.core.intake_http import IntakeEndpoint
 from hub.core.problems import field_problems, from_rejection, problem
 from hub.core.record import Channel, Record, RecordStatus, Submission
+from hub.core.store.reads import ARS_FILTER, LEIKA_FILTER
 
 log = structlog.get_logger("hub.api")
 
@@ -384,8 +385,8 @@ def create_app(hub: Hub) -> FastAPI:
         client: ClientConfig = read,
         status: RecordStatus | None = None,
         channel: Channel | None = None,
-        leika: Annotated[str | None, Query(pattern=r"^[0-9]{1,14}\*?$")] = None,
-        ars: Annotated[str | None, Query(pattern=r"^[0-9]{1,12}\*?$")] = None,
+        leika: Annotated[str | None, Query(pattern=LEIKA_FILTER)] = None,
+        ars: Annotated[str | None, Query(pattern=ARS_FILTER)] = None,
         adapter: Annotated[str | None, Query(max_length=64)] = None,
         since: Annotated[datetime | None, Query(alias="from")] = None,
         until: Annotated[datetime | None, Query(alias="to")] = None,

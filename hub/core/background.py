@@ -1,5 +1,6 @@
-"""An ASGI app served by uvicorn in a background thread: the development services plugins start
-inside ``hub serve`` (simulators, reference receivers) and the tests' loopback servers."""
+"""Background work in threads: an ASGI app served by uvicorn (the development services plugins
+start inside ``hub serve`` — simulators, reference receivers — and the tests' loopback
+servers), and periodic tasks (sweepers, purges) plugins register as services."""
 
 from __future__ import annotations
 
@@ -7,7 +8,10 @@ import threading
 import time
 from typing import Any
 
+import structlog
 import uvicorn
+
+log = structlog.get_logger("hub.background")
 
 
 class BackgroundServer:
@@ -32,3 +36,45 @@ class BackgroundServer:
 
 
 __all__ = ["BackgroundServer"]
+
+
+class PeriodicTask:
+    """A background service for ``register_services``: calls ``fn()`` every ``interval``
+    seconds in a thread of its own (with ``at_start``, once at start too). A failing round is
+    logged with the exception's type only — never its message, which may carry data — and the
+    next round tries again."""
+
+    def __init__(
+        self,
+        name: str,
+        fn: Any,
+        interval: float,
+        *,
+        at_start: bool = False,
+        failure_event: str = "periodic_task_failed",
+    ):
+        self.name, self.fn, self.interval = name, fn, interval
+        self.at_start, self.failure_event = at_start, failure_event
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name=self.name, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        if self.at_start:
+            self._round()
+        while not self._stop.wait(self.interval):
+            self._round()
+
+    def _round(self) -> None:
+        try:
+            self.fn()
+        except Exception as exc:
+            log.warning(self.failure_event, task=self.name, error=type(exc).__name__)
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(5)

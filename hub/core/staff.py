@@ -14,7 +14,7 @@ import json
 import re
 import secrets
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import structlog
@@ -255,10 +255,6 @@ def _staff(row: Any) -> Staff:
         tuple(json.loads(row.roles)),
         tuple(json.loads(row.municipalities)),
     )
-
-
-def session_expiry(now: datetime | None = None) -> datetime:
-    return (now or utcnow()) + timedelta(hours=SESSION_HOURS)
 
 
 __all__ = ["ROLES", "Session", "Staff", "StaffStore"]

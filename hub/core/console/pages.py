@@ -11,6 +11,7 @@ the plugin's HTML into the console's layout (``view.page(title, html)``).
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
@@ -20,6 +21,11 @@ from markupsafe import Markup
 
 from hub.core.config import ClientConfig
 from hub.core.staff import Session, Staff
+
+
+def token_ok(session: Session, token: str) -> bool:
+    """Whether a form carries its session's CSRF token."""
+    return bool(token) and secrets.compare_digest(session.csrf, token)
 
 
 @dataclass(frozen=True)
@@ -70,9 +76,7 @@ class ConsoleView:
         return self.session.csrf
 
     def form_ok(self, token: str) -> bool:
-        import secrets
-
-        return bool(token) and secrets.compare_digest(self.session.csrf, token)
+        return token_ok(self.session, token)
 
     def audit(self, action: str, target: str | None = None, detail: str | None = None) -> None:
         """Record a change this person made (ids and names of things, no citizen's data)."""
@@ -101,4 +105,4 @@ class ConsoleView:
         )
 
 
-__all__ = ["ConsoleForbidden", "ConsolePage", "ConsoleRedirect", "ConsoleView"]
+__all__ = ["ConsoleForbidden", "ConsolePage", "ConsoleRedirect", "ConsoleView", "token_ok"]

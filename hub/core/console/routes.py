@@ -19,17 +19,24 @@ from typing import Any
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
-from fastapi import APIRouter, Form, Request
+from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from hub.core.auth import may_act_for
 from hub.core.console.i18n import LANGUAGES, translate
 from hub.core.console.oidc import OidcLogin, OidcRefused
-from hub.core.console.pages import ConsoleForbidden, ConsolePage, ConsoleRedirect, ConsoleView
+from hub.core.console.pages import (
+    ConsoleForbidden,
+    ConsolePage,
+    ConsoleRedirect,
+    ConsoleView,
+    token_ok,
+)
 from hub.core.errors import FieldProblem
 from hub.core.record import Channel, RecordStatus
 from hub.core.staff import Session, StaffStore
+from hub.core.store.reads import ARS_FILTER, LEIKA_FILTER
 
 HERE = Path(__file__).parent
 STATIC = HERE / "static"
@@ -42,8 +49,8 @@ HEADERS = {
     "Referrer-Policy": "same-origin",
     "Cache-Control": "no-store",
 }
-_ARS = re.compile(r"^[0-9]{1,12}\*?$")
-_LEIKA = re.compile(r"^[0-9]{1,14}\*?$")
+_ARS = re.compile(ARS_FILTER)
+_LEIKA = re.compile(LEIKA_FILTER)
 _NEXT = re.compile(r"^/console/[A-Za-z0-9/_\-?=&.%]*$")
 
 
@@ -152,17 +159,9 @@ def console_router(console: Console) -> APIRouter:
     hub, staff_store, render = console.hub, console.staff_store, console.render
     language, session_of = console.language, console.session_of
 
-    def gate(request: Request, scope: str) -> Session | Response:
-        """The signed-in person, if they hold ``scope``; else the sign-in page or a 403."""
-        session = session_of(request)
-        if session is None:
-            return console.sign_in_first(request)
-        if not session.staff.can(scope):
-            return render(request, "message.html", "forbidden", session, 403)
-        return session
-
-    def csrf_ok(session: Session, token: str) -> bool:
-        return bool(token) and secrets.compare_digest(session.csrf, token)
+    # Pages need a signed-in person with the scope (else the sign-in page, or 403).
+    reader = Depends(console_view("records:read"))
+    ops = Depends(console_view("admin"))
 
     # --- signing in and out -----------------------------------------------------------------
 
@@ -292,7 +291,7 @@ def console_router(console: Console) -> APIRouter:
     @router.post("/logout")
     def logout(request: Request, csrf: str = Form("", max_length=64)) -> Response:
         session = session_of(request)
-        if session is not None and csrf_ok(session, csrf):
+        if session is not None and token_ok(session, csrf):
             staff_store.close_session(request.cookies[COOKIE], session.staff.username)
         response = RedirectResponse("/console/login", status_code=303, headers=HEADERS)
         response.delete_cookie(COOKIE, path="/console")
@@ -301,10 +300,8 @@ def console_router(console: Console) -> APIRouter:
     # --- pages ------------------------------------------------------------------------------
 
     @router.get("/")
-    def overview(request: Request) -> Response:
-        session = gate(request, "records:read")
-        if isinstance(session, Response):
-            return session
+    def overview(request: Request, view: ConsoleView = reader) -> Response:
+        session = view.session
         patterns = session.staff.municipalities
         counts = sorted(hub.store.count_by_status(ars_patterns=patterns).items())
         dead = len(hub.store.dead_letters(1000, ars_patterns=patterns))
@@ -313,10 +310,8 @@ def console_router(console: Console) -> APIRouter:
         )
 
     @router.get("/records")
-    def records(request: Request) -> Response:
-        session = gate(request, "records:read")
-        if isinstance(session, Response):
-            return session
+    def records(request: Request, view: ConsoleView = reader) -> Response:
+        session = view.session
         q = request.query_params
         filters = {k: q.get(k) or None for k in ("status", "channel", "adapter", "ars", "leika")}
         filters["from"], filters["to"] = q.get("from") or None, q.get("to") or None
@@ -355,10 +350,8 @@ def console_router(console: Console) -> APIRouter:
         )
 
     @router.get("/records/{record_id}")
-    def record(request: Request, record_id: str) -> Response:
-        session = gate(request, "records:read")
-        if isinstance(session, Response):
-            return session
+    def record(request: Request, record_id: str, view: ConsoleView = reader) -> Response:
+        session = view.session
         owner = hub.store.record_owner(record_id) if len(record_id) <= 36 else None
         if owner is None or not may_act_for(session.staff.as_client(), owner[1]):
             return render(request, "message.html", "not_found", session, 404)
@@ -376,10 +369,10 @@ def console_router(console: Console) -> APIRouter:
         )
 
     @router.get("/dead-letters")
-    def dead_letters(request: Request, done: int | None = None) -> Response:
-        session = gate(request, "admin")
-        if isinstance(session, Response):
-            return session
+    def dead_letters(
+        request: Request, done: int | None = None, view: ConsoleView = ops
+    ) -> Response:
+        session = view.session
         lang = language(request)
         notice = None
         if done is not None:
@@ -398,11 +391,10 @@ def console_router(console: Console) -> APIRouter:
         request: Request,
         csrf: str = Form("", max_length=64),
         record_id: list[str] = Form(default_factory=list),
+        view: ConsoleView = ops,
     ) -> Response:
-        session = gate(request, "admin")
-        if isinstance(session, Response):
-            return session
-        if not csrf_ok(session, csrf):
+        session = view.session
+        if not view.form_ok(csrf):
             return render(request, "message.html", "session_expired", session, 403)
         client = session.staff.as_client()
         done = 0
@@ -419,10 +411,8 @@ def console_router(console: Console) -> APIRouter:
         )
 
     @router.get("/health")
-    def health(request: Request) -> Response:
-        session = gate(request, "admin")
-        if isinstance(session, Response):
-            return session
+    def health(request: Request, view: ConsoleView = ops) -> Response:
+        session = view.session
         from hub.core.health import run_checks
 
         pollers = [
@@ -439,10 +429,8 @@ def console_router(console: Console) -> APIRouter:
         )
 
     @router.get("/audit")
-    def audit(request: Request) -> Response:
-        session = gate(request, "admin")
-        if isinstance(session, Response):
-            return session
+    def audit(request: Request, view: ConsoleView = ops) -> Response:
+        session = view.session
         return render(request, "audit.html", "audit", session, items=staff_store.audit_trail())
 
     return router

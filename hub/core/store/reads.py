@@ -34,6 +34,10 @@ from hub.core.store.types import (
     RecordSummary,
 )
 
+# The record list's filters: a key, or a prefix ending in * (API and console alike).
+LEIKA_FILTER = r"^[0-9]{1,14}\*?$"
+ARS_FILTER = r"^[0-9]{1,12}\*?$"
+
 
 def _visible_to(query: Any, ars_patterns: Iterable[str]) -> Any:
     """Restrict a query over ``records`` to ARS patterns (``05111*``, an exact ARS, or ``*``)."""

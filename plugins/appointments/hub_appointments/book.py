@@ -76,11 +76,13 @@ class System:
             return self._places[1]
         by_id = {s.id: s for s in catalogue.services}
         offered: dict[str, dict[str, str]] = {}
+        names: dict[str, str] = {}
         for oid, sid in sorted(catalogue.slots):
             service = by_id.get(sid)
             leika = self.leika_of(service) if service else None
             if leika:
                 offered.setdefault(oid, {})[leika] = sid
+                names[leika] = service.name
         found = {}
         for office in catalogue.offices:
             mapped = self.ars_of(office)
@@ -92,6 +94,7 @@ class System:
                     office,
                     mapped,
                     offered.get(office.id, {}),
+                    names,
                 )
         self._places = (catalogue, found)
         return found
@@ -113,6 +116,7 @@ class Place:
     office: BookingOffice
     ars: str
     leika: dict[str, str]  # LeiKa key → the system's service id, for services offered here
+    names: dict[str, str]  # LeiKa key → the service's name in the booking system
 
 
 @dataclass(frozen=True)
@@ -151,9 +155,6 @@ class Appointments:
     def offices(self, ars: str | None = None) -> list[dict[str, Any]]:
         items = []
         for place in self.places(ars):
-            names = {
-                s.id: s.name for s in place.system.catalogue().services
-            }  # cached: no second call
             office = place.office
             items.append(
                 {
@@ -174,7 +175,7 @@ class Appointments:
                         for f in office.fields
                     ],
                     "services": [
-                        {"leika": leika, "name": names.get(sid, sid)}
+                        {"leika": leika, "name": place.names.get(leika, sid)}
                         for leika, sid in sorted(place.leika.items())
                     ],
                 }

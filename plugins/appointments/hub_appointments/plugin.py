@@ -3,18 +3,15 @@ commands, the expiry of unconfirmed reservations, and (development) the ZMS simu
 
 from __future__ import annotations
 
-import threading
 from datetime import date, datetime, timedelta
 from typing import Any
 
 import click
-import structlog
 
 import hub
 from hub import pass_hub
 
 NAME = "appointments"
-log = structlog.get_logger("hub.appointments")
 
 
 def _build(h: Any) -> Any:
@@ -46,29 +43,17 @@ def _build(h: Any) -> Any:
 STATE: hub.PluginState[Any] = hub.PluginState(NAME, _build)
 
 
-class ExpirySweeper:
-    """Gives unconfirmed reservations back when their time is up (every 30 s)."""
+class ExpirySweeper(hub.PeriodicTask):
+    """Gives unconfirmed reservations back when their time is up (every 30 s; the booking
+    system away: the next round tries again)."""
 
     def __init__(self, h: Any, interval: float = 30.0):
-        self.hub, self.interval = h, interval
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-
-    def start(self) -> None:
-        self._thread = threading.Thread(target=self._run, name="appointments-expiry", daemon=True)
-        self._thread.start()
-
-    def _run(self) -> None:
-        while not self._stop.wait(self.interval):
-            try:
-                STATE(self.hub).expire_due()
-            except Exception as exc:  # the booking system away: the next round tries again
-                log.warning("expiry_failed", error=type(exc).__name__)
-
-    def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(5)
+        super().__init__(
+            "appointments-expiry",
+            lambda: STATE(h).expire_due(),
+            interval,
+            failure_event="expiry_failed",
+        )
 
 
 @hub.hookimpl

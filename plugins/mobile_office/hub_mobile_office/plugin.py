@@ -4,7 +4,6 @@ publishing routes, and the planning commands."""
 from __future__ import annotations
 
 import json
-import threading
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
@@ -81,37 +80,26 @@ class SlotBookOf:
         return STATE(self.hub).slots.details(*args, **kw)
 
 
-class Purge:
-    """Hourly (and at start): tells of cancellations a crash left unannounced, and deletes
-    the contact data of booked days that are over."""
+def _purge_round(h: Any) -> None:
+    """Tell of cancellations a crash left unannounced; delete the contact data of booked
+    days that are over."""
+    told = STATE(h).announce()
+    if told:
+        log.info("slot_book_cancellations_announced", bookings=told)
+    purged, lapsed = STATE(h).slots.purge()
+    if purged or lapsed:
+        log.info("slot_book_purged", contacts=purged, reservations=lapsed)
 
-    def __init__(self, h: Any, interval: float = 3600.0):
-        self.hub, self.interval = h, interval
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
 
-    def start(self) -> None:
-        self._thread = threading.Thread(target=self._run, name="mobile-office-purge", daemon=True)
-        self._thread.start()
-
-    def _run(self) -> None:
-        while True:
-            try:
-                told = STATE(self.hub).announce()  # what a crash left untold
-                if told:
-                    log.info("slot_book_cancellations_announced", bookings=told)
-                purged, lapsed = STATE(self.hub).slots.purge()
-                if purged or lapsed:
-                    log.info("slot_book_purged", contacts=purged, reservations=lapsed)
-            except Exception as exc:  # the store away: the next round tries again
-                log.warning("slot_book_purge_failed", error=type(exc).__name__)
-            if self._stop.wait(self.interval):
-                return
-
-    def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(5)
+def _purge(h: Any) -> hub.PeriodicTask:
+    """:func:`_purge_round` at start and hourly."""
+    return hub.PeriodicTask(
+        "mobile-office-purge",
+        lambda: _purge_round(h),
+        3600.0,
+        at_start=True,
+        failure_event="slot_book_purge_failed",
+    )
 
 
 STATE: hub.PluginState[Any] = hub.PluginState(NAME, _build)
@@ -142,7 +130,7 @@ def register_booking_systems(register: Any, hub: Any) -> None:
 @hub.hookimpl
 def register_services(register: Any, hub: Any) -> None:
     """The purge of contact data kept for booked days that are over."""
-    register("mobile_office_purge", Purge(hub))
+    register("mobile_office_purge", _purge(hub))
 
 
 @hub.hookimpl

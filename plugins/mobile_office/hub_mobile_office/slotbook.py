@@ -88,10 +88,14 @@ class SlotBook:
     def catalogue(self) -> hub.BookingCatalogue:
         """Bookable Einsätze (planned, with booking rules, not over) as offices."""
         with self.hub.store.reading() as conn:
-            version = conn.execute(
-                select(func.count(), func.max(E.c.updated_at)).where(E.c.status == "planned")
-            ).one()
-            if self._catalogue is not None and self._catalogue[0] == tuple(version):
+            # Changed when a plan changes, and each day (Einsätze that are over drop out).
+            version = (
+                *conn.execute(
+                    select(func.count(), func.max(E.c.updated_at)).where(E.c.status == "planned")
+                ).one(),
+                self._today(),
+            )
+            if self._catalogue is not None and self._catalogue[0] == version:
                 return self._catalogue[1]
             rows = conn.execute(
                 select(E.c.id, E.c.plan, E.c.updated_at).where(
@@ -109,7 +113,7 @@ class SlotBook:
                 services[leika] = hub.BookingService(leika, named or leika, 9, (), leika)
                 slots[(row.id, leika)] = 1
         found = hub.BookingCatalogue(tuple(offices), tuple(services.values()), slots)
-        self._catalogue = (tuple(version), found)
+        self._catalogue = (version, found)
         return found
 
     def free_slots(
