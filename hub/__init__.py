@@ -87,6 +87,9 @@ _LAZY = {
     "FollowUp": ("hub.core.hub", "FollowUp"),
     "AttachmentBackend": ("hub.core.attachments", "AttachmentBackend"),
     # Booking systems (appointments): the contract and its refusals.
+    "AppointmentChange": ("hub.core.booking", "AppointmentChange"),
+    "EinsatzPlan": ("hub.core.booking", "EinsatzPlan"),
+    "SimulatedClock": ("hub.core.clock", "SimulatedClock"),
     "Booking": ("hub.core.booking", "Booking"),
     "BookingCatalogue": ("hub.core.booking", "BookingCatalogue"),
     "BookingContact": ("hub.core.booking", "BookingContact"),

@@ -16,7 +16,12 @@ from .conftest import TOKEN
 class Acme:
     @hub.hookimpl
     def register_statuses(self, register):
-        register("acme", {"received": "ACME has the case", "closed": "ACME closed it"})
+        register(
+            "acme",
+            {"received": "ACME has the case", "closed": "ACME closed it", "paper": "On paper"},
+            final=["closed"],
+            media_break=["paper"],
+        )
 
 
 def test_a_namespace_has_one_owner(make_config) -> None:
@@ -64,8 +69,18 @@ def test_the_api_and_the_cli_list_every_status_with_its_meaning(make_config, tmp
         assert found["core"]["dead_letter"].startswith("Delivery gave up")
         assert found["namespaces"]["acme"] == {
             "plugin": "acme",
-            "statuses": {"received": "ACME has the case", "closed": "ACME closed it"},
+            "statuses": {
+                "received": "ACME has the case",
+                "closed": "ACME closed it",
+                "paper": "On paper",
+            },
+            "final": ["closed"],
+            "media_break": ["paper"],
         }
+        assert h.status_traits("acme:closed") == {"final"}
+        assert h.status_traits("acme:paper") == {"media_break"}
+        assert h.status_traits("acme:received") == frozenset()
+        assert h.status_traits("delivered") == frozenset()
     finally:
         h.close()
     config = tmp_path / "hub.toml"
@@ -76,4 +91,19 @@ def test_the_api_and_the_cli_list_every_status_with_its_meaning(make_config, tmp
         build_cli(pm), ["--config", str(config), "statuses"], obj=CliState(None, pm)
     )
     assert result.exit_code == 0, result.output
-    assert "acme:closed" in result.output and "ACME closed it  [acme]" in result.output
+    assert "acme:closed" in result.output and "ACME closed it  [acme, final]" in result.output
+    assert "On paper  [acme, media_break]" in result.output
+    assert "ACME has the case  [acme]" in result.output
+
+
+@pytest.mark.parametrize("trait", ["final", "media_break"])
+def test_final_and_media_break_name_registered_statuses(make_config, trait) -> None:
+    class Sloppy:
+        @hub.hookimpl
+        def register_statuses(self, register):
+            register("sloppy", {"closed": "Closed"}, **{trait: ["clsoed"]})
+
+    pm = PluginManager()
+    pm.register(Sloppy(), name="sloppy")
+    with pytest.raises(ConfigurationError, match=rf"{trait} names unregistered \['clsoed'\]"):
+        Hub(make_config(), pm)

@@ -150,7 +150,42 @@ class RegisterBookingSystem(Protocol):
     def __call__(self, name: str, system: BookingSystem) -> None: ...
 
 
+@dataclass(frozen=True)
+class AppointmentChange:
+    """What became of an appointment, told to whoever counts them (``appointment_changed``):
+    no contact data, no citizen — the office, the day, the services and the new status."""
+
+    appointment_id: str
+    status: str  # booked, cancelled, attended, no_show, walk_in
+    system: str  # the booking system's registered name ("zms", "mobile_office", …)
+    office: str  # the system's own office id (for the hub's slot book: the Einsatz id)
+    ars: str
+    start: datetime
+    channel: str  # online (the citizen), classic (staff booked it), walk_in
+    leika: tuple[str, ...] = ()
+    record_id: str | None = None
+
+
+@dataclass(frozen=True)
+class EinsatzPlan:
+    """A mobile office's Einsatz as planned now, told on every change (``einsatz_planned``):
+    where it is, and how many slots each of its days offers (0: walk-ins only). A cancelled
+    Einsatz keeps only the days that were held before it was called off. No staff names."""
+
+    einsatz_id: str
+    kind: str  # popup, buergermobil, koffer_partner, home_visit
+    name: str
+    place: str
+    ars: str
+    lat: float
+    lon: float
+    slots: Mapping[date, int]
+    status: str = "planned"  # or cancelled
+    system: str | None = None  # the booking system whose office id is ``einsatz_id``
+
+
 __all__ = [
+    "AppointmentChange",
     "Booking",
     "BookingCatalogue",
     "BookingContact",
@@ -159,6 +194,7 @@ __all__ = [
     "BookingOffice",
     "BookingService",
     "BookingSystem",
+    "EinsatzPlan",
     "NotCancellable",
     "NotEligible",
     "RegisterBookingSystem",

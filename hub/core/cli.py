@@ -225,7 +225,8 @@ def statuses(hub: Any, as_json: bool) -> None:
         click.echo(f"{name:<36} {meaning}")
     for ns, part in found["namespaces"].items():
         for name, meaning in part["statuses"].items():
-            click.echo(f"{ns + ':' + name:<36} {meaning}  [{part['plugin']}]")
+            marks = [part["plugin"]] + [t for t in ("final", "media_break") if name in part[t]]
+            click.echo(f"{ns + ':' + name:<36} {meaning}  [{', '.join(marks)}]")
 
 
 @cli.command(name="dead-letters")

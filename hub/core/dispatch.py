@@ -102,6 +102,19 @@ class Dispatcher:
 
     # --- work ----------------------------------------------------------------------------------
 
+    def drain(self, batch: int = 64) -> int:
+        """Deliver what is due in the calling thread until nothing due is left; deliveries
+        whose retry lies ahead stay queued. Returns the deliveries attempted."""
+        owner = f"{socket.gethostname()[:24]}:{os.getpid()}:drain:{uuid.uuid4().hex[:6]}"
+        attempted = 0
+        while True:
+            leases, changes = self.hub.store.lease(owner, batch, self.cfg.lease_seconds)
+            self.hub.notify(changes)
+            if not leases:
+                return attempted
+            self.run_batch(owner, leases)
+            attempted += len(leases)
+
     def _loop(self, owner: str) -> None:
         while not self._stopping.is_set():
             try:

@@ -22,7 +22,7 @@ import pluggy
 if TYPE_CHECKING:  # pragma: no cover - imports for annotations only
     import click
 
-    from hub.core.booking import RegisterBookingSystem
+    from hub.core.booking import AppointmentChange, EinsatzPlan, RegisterBookingSystem
     from hub.core.hub import Hub
     from hub.core.registry import (
         RegisterAdapter,
@@ -151,6 +151,30 @@ def booking_cancelled(hub: Hub, system: str, process_id: str, reason: str) -> No
 
 
 @hookspec
+def appointment_changed(hub: Hub, change: AppointmentChange) -> None:
+    """Be told what became of an appointment (booked, cancelled, attended, no_show,
+    walk_in), after the change is durable — also for appointments that belong to no record.
+
+    Whoever keeps appointments (the appointments plugin) calls
+    :meth:`hub.Hub.appointment_changed` with a :class:`hub.AppointmentChange`: office, day,
+    services, channel, never contact data. Reports count them (the evaluation plugin).
+    Runs in the thread that made the change; exceptions are logged and dropped.
+    """
+
+
+@hookspec
+def einsatz_planned(hub: Hub, plan: EinsatzPlan) -> None:
+    """Be told an Einsatz of a mobile office as it is planned now, whenever it is planned,
+    changed or called off: place, days and the slots each day offers.
+
+    The planner (the mobile_office plugin) calls :meth:`hub.Hub.einsatz_planned` with a
+    :class:`hub.EinsatzPlan`; the plan replaces what was told before about that Einsatz.
+    Reports use it for the utilisation of offered slots and the map of places. Exceptions are
+    logged and dropped: the plan stands.
+    """
+
+
+@hookspec
 def register_payload_schemas(register: RegisterPayloadSchema) -> None:
     """Register JSON Schemas for the ``payload`` of records of a service.
 
@@ -176,12 +200,17 @@ def register_settings(register: RegisterSettings) -> None:
 def register_statuses(register: RegisterStatuses) -> None:
     """Register the statuses the plugin reports into records' histories.
 
-    Call ``register(namespace, {name: meaning})``: ``register("acme", {"received": "ACME has
-    the case", "closed": "ACME closed the case"})``. A report (``ctx.report_status`` or
+    Call ``register(namespace, {name: meaning}, final=(...), media_break=(...))``:
+    ``register("acme", {"received": "ACME has the case", "closed": "ACME closed the case"},
+    final=("closed",))``. A report (``ctx.report_status`` or
     ``hub.report_status``) must then use ``"acme:received"``; an unregistered one raises
     ``ValueError`` before anything is written. Name a namespace after the backend whose
     status it is (``meldebehoerde``, ``passport_office``) or after your plugin; one plugin
-    owns each namespace. The core's own statuses (``accepted``, ``delivering``,
+    owns each namespace. ``final`` names the statuses that are the back office's last word on
+    the case (registered, refused); ``media_break`` those that mean the case left the
+    electronic path (the citizen must come in person, paper follows): reports measure the time
+    to the final status and the share of cases handled end to end electronically
+    (``hub.status_traits``). The core's own statuses (``accepted``, ``delivering``,
     ``delivered``, ``retry``, ``dead_letter``) have none. ``GET /v1/statuses`` and ``hub
     statuses`` list them all, for people and for what acts on a status (notifications).
     """

@@ -26,6 +26,7 @@ from hub.core.state import new_slots
 from hub.core.store import Accepted, IdempotencyConflict, NewRecord, StatusChange, Store
 
 if TYPE_CHECKING:  # pragma: no cover
+    from hub.core.booking import AppointmentChange, EinsatzPlan
     from hub.core.dispatch import Dispatcher
 
 log = structlog.get_logger("hub")
@@ -304,6 +305,29 @@ class Hub:
         """Tell the plugins (``booking_cancelled``) that booking system ``system`` cancelled
         ``process_id`` on its own side; ``reason`` is for the citizen, without personal data."""
         self.plugins.booking_cancelled(self, system, process_id, reason)
+
+    def appointment_changed(self, change: AppointmentChange) -> None:
+        """Tell the plugins (``appointment_changed``) what became of an appointment, once the
+        change is durable where the appointment is kept."""
+        self.plugins.appointment_changed(self, change)
+
+    def einsatz_planned(self, plan: EinsatzPlan) -> None:
+        """Tell the plugins (``einsatz_planned``) an Einsatz as it is planned now."""
+        self.plugins.einsatz_planned(self, plan)
+
+    def status_traits(self, status: str) -> frozenset[str]:
+        """What a history status means for reports: ``final`` (the back office's last word
+        on the case) and/or ``media_break`` (the case left the electronic path), as the
+        plugin that owns the status registered it (``register_statuses``)."""
+        return self.registry.status_traits(status)
+
+    def deliver_due(self, batch: int = 64) -> int:
+        """Deliver what is due now in the calling thread until nothing due is left, through
+        the same leases and adapters as the workers (tools, replays of history; a running
+        daemon's workers do this all the time). Returns the deliveries attempted."""
+        from hub.core.dispatch import Dispatcher
+
+        return (self.dispatcher or Dispatcher(self, workers=0)).drain(batch)
 
     def follow_up(self, record_id: str, adapter: str, task: str, payload: Any = None) -> FollowUp:
         """Queue a follow-up delivery: something adapter instance ``adapter`` owes the record

@@ -80,6 +80,8 @@ _RUNNING: contextvars.ContextVar[str] = contextvars.ContextVar("hub_plugin", def
 _LOGGED = {
     "record_status_changed": "status_hook_failed",
     "booking_cancelled": "booking_hook_failed",
+    "appointment_changed": "appointment_hook_failed",
+    "einsatz_planned": "einsatz_hook_failed",
     "hub_shutdown": "plugin_shutdown_failed",
 }
 _REGISTRATION = frozenset(
@@ -325,7 +327,13 @@ class PluginManager:
                 raise ConfigurationError(f"settings for {key} are registered twice")
             reg.settings[key] = SettingsModel(key, model, _RUNNING.get())
 
-        def statuses(namespace: str, found: Mapping[str, str]) -> None:
+        def statuses(
+            namespace: str,
+            found: Mapping[str, str],
+            *,
+            final: Iterable[str] = (),
+            media_break: Iterable[str] = (),
+        ) -> None:
             if not _STATUS_NAME.match(namespace) or not found:
                 raise ConfigurationError(
                     f"statuses {namespace!r}: a lower-case namespace and at least one status"
@@ -338,7 +346,15 @@ class PluginManager:
                 raise ConfigurationError(
                     f"status namespace {namespace!r} is already registered by {owner.plugin!r}"
                 )
-            reg.statuses[namespace] = StatusNamespace(namespace, dict(found), _RUNNING.get())
+            traits = {"final": frozenset(final), "media_break": frozenset(media_break)}
+            for trait, names in traits.items():
+                if unknown := sorted(names - set(found)):
+                    raise ConfigurationError(
+                        f"statuses {namespace!r}: {trait} names unregistered {unknown}"
+                    )
+            reg.statuses[namespace] = StatusNamespace(
+                namespace, dict(found), _RUNNING.get(), **traits
+            )
 
         hook = self._pm.hook
         hook.register_adapters(register=adapter)
@@ -421,6 +437,12 @@ class PluginManager:
         self._pm.hook.booking_cancelled(
             hub=hub, system=system, process_id=process_id, reason=reason
         )
+
+    def appointment_changed(self, hub: Hub, change: Any) -> None:
+        self._pm.hook.appointment_changed(hub=hub, change=change)
+
+    def einsatz_planned(self, hub: Hub, plan: Any) -> None:
+        self._pm.hook.einsatz_planned(hub=hub, plan=plan)
 
     def status_changed(
         self, hub: Hub, record_id: str, status: str, adapter: str | None, detail: str | None

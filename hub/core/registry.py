@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -290,16 +290,27 @@ class RegisterAttachmentBackend(Protocol):
 
 
 class RegisterStatuses(Protocol):
-    def __call__(self, namespace: str, statuses: Mapping[str, str]) -> None: ...
+    def __call__(
+        self,
+        namespace: str,
+        statuses: Mapping[str, str],
+        *,
+        final: Iterable[str] = (),
+        media_break: Iterable[str] = (),
+    ) -> None: ...
 
 
 @dataclass(frozen=True)
 class StatusNamespace:
-    """Statuses a plugin reports as ``<namespace>:<name>``, each with what it means."""
+    """Statuses a plugin reports as ``<namespace>:<name>``, each with what it means; which
+    of them are the back office's last word (``final``) and which mean the case left the
+    electronic path (``media_break``)."""
 
     namespace: str
     statuses: Mapping[str, str]
     plugin: str = ""
+    final: frozenset[str] = frozenset()
+    media_break: frozenset[str] = frozenset()
 
 
 class RegisterSettings(Protocol):
@@ -368,10 +379,26 @@ class Registry:
         return {
             "core": dict(CORE_STATUSES),
             "namespaces": {
-                ns: {"plugin": found.plugin, "statuses": dict(found.statuses)}
+                ns: {
+                    "plugin": found.plugin,
+                    "statuses": dict(found.statuses),
+                    "final": sorted(found.final),
+                    "media_break": sorted(found.media_break),
+                }
                 for ns, found in sorted(self.statuses.items())
             },
         }
+
+    def status_traits(self, status: str) -> frozenset[str]:
+        """``{"final"}``, ``{"media_break"}`` (or both, or none) for a history status."""
+        namespace, _, name = status.partition(":")
+        found = self.statuses.get(namespace)
+        if found is None:
+            return frozenset()
+        traits = {"final"} if name in found.final else set()
+        if name in found.media_break:
+            traits.add("media_break")
+        return frozenset(traits)
 
     def check_status(self, status: str) -> None:
         """A reported status must be a registered ``<namespace>:<name>``: what reaches the

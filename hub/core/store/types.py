@@ -5,9 +5,10 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, Literal
 
+from hub.core.clock import utcnow  # noqa: F401  (the store's modules import it from here)
 from hub.core.record import (
     Record,
     RecordStatus,
@@ -15,10 +16,6 @@ from hub.core.record import (
 )
 
 ACTIVE = (RecordStatus.accepted.value, RecordStatus.delivering.value)
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 @dataclass
