@@ -350,7 +350,7 @@ class Appointments:
         }
         with self.hub.store.transaction() as conn:
             conn.execute(insert(A).values(row))
-        self._tell_record(row, "walk_in")
+        self._changed(row, "walk_in")
         return _public(row)
 
     def confirm(self, appointment_id: str, contact: BookingContact) -> dict[str, Any]:
@@ -374,7 +374,7 @@ class Appointments:
         if not changed:  # expired or cancelled meanwhile by another request
             raise _bad("appointment", "changed", "the appointment changed meanwhile", 409)
         log.info("appointment_confirmed", appointment=appointment_id)
-        self._tell_record(row, "booked")
+        self._changed(row, "booked")
         return {**self.get(appointment_id), "cancel_token": token}
 
     def cancel(self, appointment_id: str, *, token: str | None, staff: bool = False) -> dict:
@@ -391,7 +391,7 @@ class Appointments:
         self._system(row).api.cancel(self._booking(row))
         self._set(appointment_id, row["status"], status="cancelled", cancel_token_sha256=None)
         log.info("appointment_cancelled", appointment=appointment_id, by_staff=staff)
-        self._tell_record(row, "cancelled")
+        self._changed(row, "cancelled")
         return self.get(appointment_id)
 
     def cancelled_by_system(self, system: str, process_id: str, reason: str) -> bool:
@@ -415,7 +415,7 @@ class Appointments:
         ):
             return False
         log.info("appointment_cancelled", appointment=row["id"], by_system=system)
-        self._tell_record(row, "cancelled", reason)
+        self._changed(row, "cancelled", reason)
         return True
 
     def attendance(self, appointment_id: str, *, attended: bool) -> dict[str, Any]:
@@ -428,8 +428,25 @@ class Appointments:
         outcome = "attended" if attended else "no_show"
         if not self._set(appointment_id, "confirmed", status=outcome, cancel_token_sha256=None):
             raise _bad("appointment", "changed", "the appointment changed meanwhile", 409)
-        self._tell_record(row, outcome)
+        self._changed(row, outcome)
         return self.get(appointment_id)
+
+    def _changed(self, row: dict[str, Any], status: str, reason: str | None = None) -> None:
+        """Tell the plugins (``appointment_changed``; reports count it) and the record."""
+        self.hub.appointment_changed(
+            hub.AppointmentChange(
+                appointment_id=row["id"],
+                status=status,
+                system=row["system"],
+                office=row["office_id"].removeprefix(f"{row['system']}:"),
+                ars=row["ars"],
+                start=row["start_at"],
+                channel=row["channel"],
+                leika=tuple(s["leika"] for s in json.loads(row["services"])),
+                record_id=row["record_id"],
+            )
+        )
+        self._tell_record(row, status, reason)
 
     def _tell_record(self, row: dict[str, Any], status: str, reason: str | None = None) -> None:
         """A record the appointment belongs to shows what became of it in its history."""

@@ -122,3 +122,39 @@ def test_a_walk_in_is_recorded_and_its_record_learns_it(booking, token, zms) -> 
     assert bad.status_code == 422 and bad.json()["errors"][0]["rule"] == "not_offered_here"
     assert ics.status_code == 409
     assert len(zms.processes) == before  # the booking system never heard of it
+
+
+def test_every_change_is_told_to_the_plugins_without_contact_data(booking_with, token) -> None:
+    heard: list[hub.AppointmentChange] = []
+
+    class Listener:
+        @hub.hookimpl
+        def appointment_changed(self, hub, change):
+            heard.append(change)
+
+    pm = PluginManager()
+    pm.register(Listener(), name="listener")
+    with booking_with(pm) as live, live.client(token) as c:
+        one = c.post(
+            "/v1/appointments",
+            json={"office": "10", "services": [{"leika": PASS}], "start": slots(c, "10", PASS)[0]},
+        ).json()
+        done = c.post(
+            f"/v1/appointments/{one['id']}/confirm",
+            json={"family_name": "Mustermann", "email": "erika@example.org"},
+        )
+        assert done.status_code == 200, done.text
+        assert c.delete(f"/v1/appointments/{one['id']}").status_code == 200
+        walk = c.post(
+            "/v1/appointments/walk-ins", json={"office": "10", "services": [{"leika": AUSWEIS}]}
+        ).json()
+        rid = c.post("/v1/records", json=sample_submission()).json()["id"]
+        assert c.put(f"/v1/appointments/{walk['id']}/record", json={"record_id": rid}).is_success
+    told = [(ch.appointment_id, ch.status, ch.channel) for ch in heard]
+    assert told[:2] == [(one["id"], "booked", "online"), (one["id"], "cancelled", "online")]
+    assert (walk["id"], "walk_in", "walk_in") in told
+    assert told.count((walk["id"], "walk_in", "walk_in")) == 1  # linking a record tells only it
+    first = heard[0]
+    assert first.system == "zms" and first.office == "10" and first.ars == "051110000000"
+    assert first.leika == (PASS,) and first.record_id is None
+    assert "Mustermann" not in repr(heard) and "example.org" not in repr(heard)

@@ -291,7 +291,8 @@ def register_statuses(register: Any) -> None:
     the biometric data (``koffer:*``)."""
     from hub_bundesdruckerei.package import STATUSES
 
-    register("passport_office", STATUSES)
+    # The back office's last word: the document is ready, or the application was refused.
+    register("passport_office", STATUSES, final=("ready_for_pickup", "rejected"))
     register(
         "koffer",
         {"data_purged": "Undelivered biometric data destroyed when the retention time ended"},

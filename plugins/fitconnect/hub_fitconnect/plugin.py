@@ -336,4 +336,5 @@ def register_statuses(register: Any) -> None:
             "accepted": "The destination accepted the submission (accept-submission event)",
             "rejected": "The destination rejected the submission (reject-submission event)",
         },
+        final=("accepted", "rejected"),  # the last events of a submission's life (FIT-Connect)
     )

@@ -142,6 +142,17 @@ class Einsatz(BaseModel):
         )
         return [m.date() for m in moments]
 
+    def offered_per_day(self) -> int:
+        """Slots a day offers for booking (0: walk-ins only): the slots within the hours
+        times the desks, no more than the day's cap."""
+        rules = self.booking
+        if rules is None:
+            return 0
+        begin, end = self.window(self.start)
+        slots = int((end - begin).total_seconds() // 60 // rules.slot_minutes) * rules.desks
+        cap = rules.per_day or self.slots_per_day
+        return min(slots, cap) if cap else slots
+
     def window(self, day: date) -> tuple[datetime, datetime]:
         """The hours of one day, in local time."""
         return (

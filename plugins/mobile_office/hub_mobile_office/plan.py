@@ -156,6 +156,7 @@ class Planner:
             self._devices_free(einsatz, days, None)
             conn.execute(insert(E).values(row))
         log.info("einsatz_planned", einsatz=row["id"], kind=einsatz.kind, days=len(days))
+        self._tell(row["id"], einsatz, "planned")
         return self.summary(row["id"])
 
     def change(self, einsatz_id: str, einsatz: Einsatz) -> dict[str, Any]:
@@ -191,6 +192,7 @@ class Planner:
         if not done:
             raise _bad("einsatz", "changed", "the Einsatz changed meanwhile", 409)
         log.info("einsatz_changed", einsatz=einsatz_id, days=len(days))
+        self._tell(einsatz_id, einsatz, "planned")
         return self.summary(einsatz_id)
 
     def cancel(self, einsatz_id: str, reason: str) -> dict[str, Any]:
@@ -213,8 +215,33 @@ class Planner:
         # them and tells their records); the office has the call list with the contacts.
         # What a crash here leaves untold, the purge service tells on its next round.
         self.announce()
+        self._tell(einsatz_id, self.slots._einsatz(einsatz_id, any_status=True), "cancelled")
         log.info("einsatz_cancelled", einsatz=einsatz_id, bookings=len(called_off))
         return {**self.summary(einsatz_id), "bookings_cancelled": len(called_off)}
+
+    def _tell(self, einsatz_id: str, einsatz: Einsatz, status: str) -> None:
+        """Tell the plugins (``einsatz_planned``; reports use it) the plan as it is now: a
+        cancelled Einsatz keeps the days that were held before today."""
+        per_day = einsatz.offered_per_day()
+        days = einsatz.days()
+        if status == "cancelled":
+            today = utcnow().astimezone(BERLIN).date()
+            days = [d for d in days if d < today]
+        p = einsatz.place
+        self.hub.einsatz_planned(
+            hub.EinsatzPlan(
+                einsatz_id=einsatz_id,
+                kind=einsatz.kind,
+                name=einsatz.name,
+                place=p.name,
+                ars=p.ars,
+                lat=p.lat,
+                lon=p.lon,
+                slots=dict.fromkeys(days, per_day),
+                status=status,
+                system=SLOT_BOOK if einsatz.booking is not None else None,
+            )
+        )
 
     def announce(self) -> int:
         """Tell the plugins (``booking_cancelled``) of bookings the office cancelled."""

@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 import httpx
 from icalendar import Calendar
 
+import hub
 from hub.testing import sample_submission
 from hub_mobile_office.plugin import STATE
 
@@ -433,3 +434,43 @@ def test_a_cancellation_a_crash_left_unannounced_is_told_on_the_next_round(
         after = c.get(f"/v1/appointments/{made['id']}").json()
         assert planner.announce() == 0  # told once
     assert after["status"] == "cancelled" and after["cancel_reason"] == "Einsatz abgesagt: Sturm"
+
+
+def test_plans_are_told_with_the_slots_each_day_offers(tmp_path: Path, token) -> None:
+    from hub.testing import LiveHub, PluginManager, hub_config
+
+    heard: list[Any] = []
+
+    class Listener:
+        @hub.hookimpl
+        def einsatz_planned(self, hub, plan):
+            heard.append(plan)
+
+    pm = PluginManager()
+    pm.register(Listener(), name="listener")
+    config = hub_config(
+        f"sqlite:///{tmp_path / 'hub.db'}",
+        tmp_path / "out",
+        token,
+        plugins={"ozg_catalog": {"pvog_enabled": False}},
+    )
+    weekly = {**popup(desks=2), "rrule": "FREQ=WEEKLY;COUNT=3"}  # 3 days, 3 slots × 2 desks
+    walk_in_only = {k: v for k, v in popup().items() if k != "booking"}
+    with LiveHub(config, pm) as live, live.client(token) as c:
+        one = c.post("/v1/mobile-office/einsaetze", json=weekly).json()["id"]
+        changed = {**weekly, "booking": {"slot_minutes": 20, "desks": 2, "per_day": 4}}
+        assert c.put(f"/v1/mobile-office/einsaetze/{one}", json=changed).status_code == 200
+        two = c.post("/v1/mobile-office/einsaetze", json=walk_in_only).json()["id"]
+        assert c.post(
+            f"/v1/mobile-office/einsaetze/{one}/cancel", json={"reason": "Umbau"}
+        ).is_success
+    first, second, third, gone = heard
+    days = [ahead(10) + timedelta(weeks=n) for n in range(3)]
+    assert first.einsatz_id == one and first.status == "planned"
+    assert dict(first.slots) == dict.fromkeys(days, 6)
+    assert dict(second.slots) == dict.fromkeys(days, 4)  # capped by per_day
+    assert third.einsatz_id == two and dict(third.slots) == {ahead(10): 0}
+    assert third.system is None and first.system == "mobile_office"
+    assert (first.place, first.ars, first.lat) == ("Zentralbibliothek", "051110000000", 51.2199)
+    assert gone.status == "cancelled" and dict(gone.slots) == {}  # no day was held yet
+    assert "Frau" not in repr(heard)

@@ -42,6 +42,15 @@ STATUSES = {
     "message_rejected": "Rückweisung (0010): the office's software refused our message as invalid",
 }
 
+# The office's last word on a case (reports: time to the final status).
+FINAL = (
+    "registered",
+    "rejected",
+    "certificate_issued",
+    "certificate_answered",
+    "certificate_refused",
+)
+
 
 class AnswerRefused(ValueError):
     """An incoming message that is not a valid answer; ``issues`` say why."""
@@ -282,6 +291,7 @@ def report(h: Any, record_id: str, answer: Answer, *, key: str | None = None) ->
 
 __all__ = [
     "ANMELDUNG_STATUS",
+    "FINAL",
     "Answer",
     "AnswerRefused",
     "Document",

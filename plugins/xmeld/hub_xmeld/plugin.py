@@ -193,9 +193,9 @@ def register_settings(register: Any) -> None:
 def register_statuses(register: Any) -> None:
     """The Meldebehörde's answers (``meldebehoerde:*``) and the Bestätigungscode's way there
     (``xmeld:*``)."""
-    from hub_xmeld.answers import STATUSES
+    from hub_xmeld.answers import FINAL, STATUSES
 
-    register("meldebehoerde", STATUSES)
+    register("meldebehoerde", STATUSES, final=FINAL, media_break=("not_electronic",))
     register(
         "xmeld",
         {
