@@ -27,8 +27,20 @@ $(STAMP): pyproject.toml $(PLUGIN_PROJECTS)
 	$(BIN)/pip install --quiet -e '.[test,bench]' $(foreach p,$(dir $(PLUGIN_PROJECTS)),-e ./$(p))
 	touch $(STAMP)
 
+# `make run SAMPLE=1`: a sample year (examples/hub.sample.toml, its own store under var/sample)
+# fed once through the real intake, then served; SAMPLE_SCALE=1 is the full year (~4 minutes).
+SAMPLE_SCALE ?= 0.25
+SAMPLE_DB    := var/sample/hub.db
+
 run: install
+ifdef SAMPLE
+	@mkdir -p var/sample
+	@[ -f $(SAMPLE_DB) ] || $(BIN)/hub --config examples/hub.sample.toml report sample-year --scale $(SAMPLE_SCALE)
+	@echo "Figures: GET /v1/reports/cases (token dev-token-not-for-production); console: hub --config examples/hub.sample.toml staff add ops --role ops --municipality '*', then http://127.0.0.1:8080/console/evaluation/"
+	$(BIN)/hub --config examples/hub.sample.toml serve
+else
 	$(BIN)/hub --config examples/hub.dev.toml serve --print-example
+endif
 
 test: install browser
 	$(BIN)/ruff check .

@@ -1,6 +1,9 @@
-"""Facts per case, kept as the case moves (``record_status_changed``): at acceptance the
-day, municipality, channel, service, Einsatz and an age band; later delivery, dead letters
-and retries. Idempotent: a status told twice changes nothing more."""
+"""Facts kept as things move: per case (``record_status_changed``) the day, municipality,
+channel, service, Einsatz and an age band at acceptance, later delivery, the back office's
+final status, a media break, dead letters and retries; per appointment
+(``appointment_changed``) its office, day, channel and latest status; per Einsatz
+(``einsatz_planned``) its place and the slots each day offers. Idempotent: news told twice
+changes nothing more."""
 
 from __future__ import annotations
 
@@ -8,13 +11,13 @@ from datetime import date
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import delete, insert, select, update
 
 from hub import utcnow
 from hub_evaluation import tables
 
 BERLIN = ZoneInfo("Europe/Berlin")
-C = tables.cases
+C, A, E, S = tables.cases, tables.appointments, tables.einsaetze, tables.slots
 BANDS = ((18, "0-17"), (30, "18-29"), (50, "30-49"), (65, "50-64"), (80, "65-79"))
 
 
@@ -51,17 +54,26 @@ def record_accepted(hub: Any, record_id: str) -> None:
 
 
 def status_changed(hub: Any, record_id: str, status: str, adapter: str | None) -> None:
-    """Keep the facts in step with a case's status (the record as a whole, not a delivery)."""
+    """Keep the facts in step with a case's status (the record as a whole, not a delivery;
+    a backend's status by what it means: final, media break)."""
     if status == "accepted" and adapter is None:
         record_accepted(hub, record_id)
         return
+    values: dict[str, Any]
     if adapter is None and status == "delivered":
-        values: dict[str, Any] = {"delivered_at": utcnow()}
-        where = C.c.delivered_at.is_(None)
+        values, where = {"delivered_at": utcnow()}, C.c.delivered_at.is_(None)
     elif adapter is None and status == "dead_letter":
         values, where = {"dead_lettered": 1}, C.c.dead_lettered == 0
     elif status == "retry_requested" and adapter is not None:
         values, where = {"retries": C.c.retries + 1}, None
+    elif ":" in status and (traits := hub.status_traits(status)):
+        values = {}
+        if "media_break" in traits:
+            values["media_break"] = 1
+        if "final" in traits:
+            values["final_at"] = utcnow()
+        # A final status counts once (its first report); a media break stays.
+        where = C.c.final_at.is_(None) if "final" in traits else None
     else:
         return
     query = update(C).where(C.c.record_id == record_id)
@@ -71,4 +83,67 @@ def status_changed(hub: Any, record_id: str, status: str, adapter: str | None) -
         conn.execute(query.values(**values))
 
 
-__all__ = ["age_band", "record_accepted", "status_changed"]
+def appointment_changed(hub: Any, change: Any) -> None:
+    """One row per appointment: where and when, how it was booked, what became of it."""
+    row = {
+        "day": change.start.astimezone(BERLIN).date(),
+        "system": change.system,
+        "office": f"{change.system}:{change.office}",  # as the appointments API names it
+        "ars": change.ars,
+        "channel": change.channel,
+        "leika": change.leika[0] if change.leika else None,
+        "status": change.status,
+    }
+    with hub.store.transaction() as conn:
+        found = conn.execute(
+            select(A.c.booked).where(A.c.appointment_id == change.appointment_id)
+        ).first()
+        booked = int(change.status == "booked" or bool(found and found.booked))
+        if found is None:
+            conn.execute(
+                insert(A).values(appointment_id=change.appointment_id, booked=booked, **row)
+            )
+        else:
+            conn.execute(
+                update(A)
+                .where(A.c.appointment_id == change.appointment_id)
+                .values(booked=booked, **row)
+            )
+
+
+def einsatz_planned(hub: Any, plan: Any) -> None:
+    """The Einsatz as planned now: its place, and its days with their offered slots."""
+    row = {
+        "kind": plan.kind,
+        "name": plan.name,
+        "place": plan.place,
+        "ars": plan.ars,
+        "lat": plan.lat,
+        "lon": plan.lon,
+        "system": plan.system,
+        "status": plan.status,
+    }
+    with hub.store.transaction() as conn:
+        known = conn.execute(select(E.c.einsatz_id).where(E.c.einsatz_id == plan.einsatz_id))
+        if known.first() is None:
+            conn.execute(insert(E).values(einsatz_id=plan.einsatz_id, **row))
+        else:
+            conn.execute(update(E).where(E.c.einsatz_id == plan.einsatz_id).values(**row))
+        conn.execute(delete(S).where(S.c.einsatz_id == plan.einsatz_id))
+        if plan.slots:
+            conn.execute(
+                insert(S),
+                [
+                    {"einsatz_id": plan.einsatz_id, "day": day, "offered": n}
+                    for day, n in sorted(plan.slots.items())
+                ],
+            )
+
+
+__all__ = [
+    "age_band",
+    "appointment_changed",
+    "einsatz_planned",
+    "record_accepted",
+    "status_changed",
+]

@@ -9,7 +9,6 @@ import click
 from pydantic import BaseModel, ConfigDict, Field
 
 import hub
-from hub import pass_hub
 
 NAME = "evaluation"
 
@@ -52,58 +51,48 @@ def record_status_changed(hub: Any, record_id: str, status: str, adapter: str | 
     status_changed(hub, record_id, status, adapter)
 
 
-def _by(value: str) -> list[str]:
-    from hub_evaluation.report import DIMENSIONS
+@hub.hookimpl
+def appointment_changed(hub: Any, change: Any) -> None:
+    """Count appointments (booked, cancelled, attended, no-show, walk-in) per office."""
+    if NAME not in hub.config.plugins:
+        return
+    from hub_evaluation import facts
 
-    names = [v.strip() for v in value.split(",") if v.strip()]
-    bad = [n for n in names if n not in DIMENSIONS]
-    if bad or len(set(names)) != len(names):
-        raise hub.IntakeRejected.one(
-            "by", "choice", f"a comma-separated list of {', '.join(DIMENSIONS)}"
-        )
-    return names
+    facts.appointment_changed(hub, change)
+
+
+@hub.hookimpl
+def einsatz_planned(hub: Any, plan: Any) -> None:
+    """Keep each Einsatz's place and offered slots (utilisation, the map of places)."""
+    if NAME not in hub.config.plugins:
+        return
+    from hub_evaluation import facts
+
+    facts.einsatz_planned(hub, plan)
 
 
 @hub.hookimpl
 def register_routes(register: Any, hub: Any) -> None:
-    """``GET /v1/reports/cases`` (where ``[plugins.evaluation]`` is configured)."""
+    """``/v1/reports/…`` (where ``[plugins.evaluation]`` is configured)."""
     if hub is None or NAME not in hub.config.plugins:
         return
     from hub_evaluation.routes import router
 
-    register(router(hub, settings, _by))
+    register(router(hub, settings))
+
+
+@hub.hookimpl
+def register_console_pages(register: Any, hub: Any) -> None:
+    """Auswertung: the figures and charts of the person's municipalities, the PDF."""
+    if hub is None or NAME not in hub.config.plugins:
+        return
+    from hub_evaluation.console import page
+
+    register(page(settings))
 
 
 @hub.hookimpl
 def register_commands(cli: click.Group) -> None:
-    @cli.group()
-    def report() -> None:
-        """Reports for councils: aggregates only, small cells suppressed."""
+    from hub_evaluation.cli import report
 
-    @report.command("cases")
-    @click.option("--period", type=click.Choice(["day", "week", "month", "year"]), default="month")
-    @click.option("--by", default="channel", show_default=True, help="ars,channel,leika,…")
-    @click.option("--from", "first", type=click.DateTime(["%Y-%m-%d"]))
-    @click.option("--to", "last", type=click.DateTime(["%Y-%m-%d"]))
-    @click.option("--ars", "ars", multiple=True, help="ARS or prefix ending in * (default: all)")
-    @pass_hub
-    def cases(h: Any, period: str, by: str, first: Any, last: Any, ars: tuple[str, ...]) -> None:
-        """Cases per period as CSV on standard output."""
-        from hub_evaluation.report import as_csv, cases_report, window
-
-        try:
-            dims = _by(by)
-        except hub.IntakeRejected as exc:
-            raise hub.rejection_error(exc) from None
-        h.start(intake_thread=False)
-        start, end = window(first.date() if first else None, last.date() if last else None)
-        found, totals = cases_report(
-            h.store,
-            period=period,
-            by=dims,
-            first=start,
-            last=end,
-            ars_patterns=list(ars) or ["*"],
-            threshold=settings(h).min_cell,
-        )
-        click.echo(as_csv(found, dims, totals), nl=False)
+    cli.add_command(report(settings))

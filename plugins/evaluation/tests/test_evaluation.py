@@ -133,10 +133,10 @@ def test_csv_has_a_total_per_period_and_blank_hidden_numbers(reporting) -> None:
         r = c.get("/v1/reports/cases", params={"period": "year", "by": "channel", "format": "csv"})
     assert r.headers["content-type"].startswith("text/csv")
     rows = list(csv.reader(io.StringIO(r.text)))
-    assert rows[0] == ["period", "channel", "cases", "delivered", "dead_lettered", "retries",
-                       "suppressed"]  # fmt: skip
+    assert rows[0] == ["period", "channel", "cases", "delivered", "final", "end_to_end",
+                       "dead_lettered", "retries", "suppressed"]  # fmt: skip
     by_channel = {row[1]: row for row in rows[1:]}
-    assert by_channel["portal"][2] == "12" and by_channel["popup"][2:6] == ["", "", "", ""]
+    assert by_channel["portal"][2] == "12" and by_channel["popup"][2:8] == [""] * 6
     assert by_channel["TOTAL"][2] == "29"
 
 
@@ -292,8 +292,8 @@ def test_delivery_times_are_median_and_p90_of_known_durations(tmp_path: Path) ->
     assert r.status_code == 200, r.text
     cells = {cell["channel"]: cell for cell in r.json()["cells"]}
     assert cells["portal"] == {
-        "period": "2026-11", "channel": "portal", "delivered": 10,
+        "period": "2026-11", "channel": "portal", "cases": 10,
         "median_minutes": 5.0, "p90_minutes": 9.0,
     }  # fmt: skip
-    assert cells["koffer"]["median_minutes"] is None and cells["koffer"]["delivered"] is None
+    assert cells["koffer"]["median_minutes"] is None and cells["koffer"]["cases"] is None
     assert bad.status_code == 422 and bad.json()["errors"][0]["field"] == "by"

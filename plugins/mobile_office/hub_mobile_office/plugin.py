@@ -237,11 +237,14 @@ MOBILE_CHANNELS = frozenset({"koffer", "buergermobil", "popup", "home_visit"})
 @hub.hookimpl
 def register_enrichers(register: Any) -> None:
     """Records captured on the road carry the Einsatz they were captured on: named by the
-    device (checked), or found from the capturing device and the time."""
+    device (checked), or found from the capturing device and the time (where
+    ``[plugins.mobile_office]`` is configured)."""
 
     def einsatz(record: Any, ctx: Any) -> None:
         if record.channel.value not in MOBILE_CHANNELS or record.location is None:
             return
+        if NAME not in ctx.hub.config.plugins:
+            return  # installed, not configured: records pass as they would without it
         planner = STATE(ctx.hub)
         given = record.location.einsatz_id
         if given is not None:

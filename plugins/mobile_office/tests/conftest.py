@@ -46,7 +46,7 @@ def office(tmp_path: Path) -> Iterator[LiveHub]:
         f"sqlite:///{tmp_path / 'hub.db'}",
         tmp_path / "out",
         TOKEN,
-        plugins={"ozg_catalog": {"pvog_enabled": False}},
+        plugins={"ozg_catalog": {"pvog_enabled": False}, "mobile_office": {}},
     )
     with LiveHub(config) as live:
         yield live
@@ -65,7 +65,7 @@ def slot_office(tmp_path: Path) -> Iterator[LiveHub]:
         f"sqlite:///{tmp_path / 'hub.db'}",
         tmp_path / "out",
         TOKEN,
-        plugins={"ozg_catalog": {"pvog_enabled": False}, "appointments": {}},
+        plugins={"ozg_catalog": {"pvog_enabled": False}, "appointments": {}, "mobile_office": {}},
     )
     with LiveHub(config) as live:
         yield live

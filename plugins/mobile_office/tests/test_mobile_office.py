@@ -196,6 +196,25 @@ def test_records_captured_on_the_road_carry_their_einsatz(office, token, plan) -
         assert shown["channel"] == "portal" and shown["location"]["einsatz_id"] is None
 
 
+def test_installed_but_not_configured_it_leaves_records_alone(tmp_path, token) -> None:
+    from hub.testing import hub_config, sample_submission
+
+    config = hub_config(
+        f"sqlite:///{tmp_path / 'hub.db'}",
+        tmp_path / "out",
+        token,
+        plugins={"ozg_catalog": {"pvog_enabled": False}},
+    )
+    body = sample_submission(
+        channel="buergermobil", location={"device_id": "x", "einsatz_id": "planned-elsewhere"}
+    )
+    with LiveHub(config) as live, live.client(token) as c:
+        r = c.post("/v1/records", json=body)
+        assert r.status_code == 202, r.text
+        shown = c.get(f"/v1/records/{r.json()['id']}").json()
+    assert shown["location"]["einsatz_id"] == "planned-elsewhere"
+
+
 def test_a_plan_is_changed_under_the_same_rules(office, token, plan) -> None:
     other = copy.deepcopy(plan)
     other.update(

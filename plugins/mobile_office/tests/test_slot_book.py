@@ -452,7 +452,7 @@ def test_plans_are_told_with_the_slots_each_day_offers(tmp_path: Path, token) ->
         f"sqlite:///{tmp_path / 'hub.db'}",
         tmp_path / "out",
         token,
-        plugins={"ozg_catalog": {"pvog_enabled": False}},
+        plugins={"ozg_catalog": {"pvog_enabled": False}, "mobile_office": {}},
     )
     weekly = {**popup(desks=2), "rrule": "FREQ=WEEKLY;COUNT=3"}  # 3 days, 3 slots × 2 desks
     walk_in_only = {k: v for k, v in popup().items() if k != "booking"}
