@@ -86,6 +86,9 @@ class Service(_Strict):
         default=None, description="Service name; filled by catalogue enrichers"
     )
     ozg_id: str | None = Field(default=None, description="OZG-Leistung id, where known")
+    ozg_topic: Text | None = Field(
+        default=None, description="OZG-Themenfeld, where known; filled by catalogue enrichers"
+    )
 
 
 class Municipality(_Strict):

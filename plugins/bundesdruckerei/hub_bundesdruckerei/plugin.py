@@ -99,18 +99,14 @@ def register_routes(register: Any, hub: Any) -> None:
 
 @hub.hookimpl
 def register_enrichers(register: Any) -> None:
-    from hub_bundesdruckerei.applications import check, is_identity_document
+    from hub_bundesdruckerei.applications import check
 
     def enrich(record: hub.Record, ctx: hub.EnrichContext) -> None:
         if record.channel.value != "koffer":
             return
         st = state(ctx.hub)
         if st is None:
-            if not is_identity_document(record):
-                return
-            raise hub.IntakeRejected.one(
-                "channel", "configured", f"koffer applications need [plugins.{NAME}]"
-            )
+            return  # installed, not configured: records pass as they would without it
         check(record, ctx, st)
 
     register("koffer_applications", enrich, phase="check")

@@ -215,3 +215,16 @@ def test_a_device_cannot_bind_another_devices_upload_whatever_the_service(koffer
     }
     assert koffer.hub.store.list_records() == []
     assert koffer.store.record_of_case(koffer.store.get(foreign).case_id) is None
+
+
+def test_installed_but_not_configured_it_leaves_koffer_records_alone(tmp_path) -> None:
+    """Without [plugins.bundesdruckerei] a koffer's passport record is handled as if the plugin
+    were not installed (another connector may take it)."""
+    from hub.testing import LiveHub, hub_config, sample_submission
+
+    token = "unconfigured-koffer-token"
+    config = hub_config(f"sqlite:///{tmp_path / 'hub.db'}", tmp_path / "out", token)
+    body = sample_submission(channel="koffer", service={"leika_key": "99008001012000"})
+    with LiveHub(config) as live, live.client(token) as c:
+        r = c.post("/v1/records", json=body)
+    assert r.status_code == 202, r.text

@@ -12,6 +12,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import delete, insert, select, update
+from sqlalchemy.exc import IntegrityError
 
 from hub import utcnow
 from hub_evaluation import tables
@@ -43,14 +44,19 @@ def record_accepted(hub: Any, record_id: str) -> None:
         "ars": record.municipality.ars,
         "channel": record.channel.value,
         "leika": record.service.leika_key,
+        "ozg_id": (record.service.ozg_id or "")[:16] or None,
+        "ozg_topic": (record.service.ozg_topic or "")[:64] or None,
         "einsatz_id": record.location.einsatz_id if record.location else None,
         "age_band": age_band(born, local.date()),
         "received_at": record.received_at,
     }
-    with hub.store.transaction() as conn:
-        if conn.execute(select(C.c.record_id).where(C.c.record_id == record_id)).first():
-            return
-        conn.execute(insert(C).values(row))
+    try:
+        with hub.store.transaction() as conn:
+            if conn.execute(select(C.c.record_id).where(C.c.record_id == record_id)).first():
+                return
+            conn.execute(insert(C).values(row))
+    except IntegrityError:
+        return  # another thread wrote it meanwhile (see status_changed)
 
 
 def status_changed(hub: Any, record_id: str, status: str, adapter: str | None) -> None:
@@ -80,7 +86,15 @@ def status_changed(hub: Any, record_id: str, status: str, adapter: str | None) -
     if where is not None:
         query = query.where(where)
     with hub.store.transaction() as conn:
-        conn.execute(query.values(**values))
+        if conn.execute(query.values(**values)).rowcount:
+            return
+        known = conn.execute(select(C.c.record_id).where(C.c.record_id == record_id)).first()
+    if known is None:
+        # A worker can deliver before the intake thread has told "accepted": write the
+        # case's facts now, then what happened to it.
+        record_accepted(hub, record_id)
+        with hub.store.transaction() as conn:
+            conn.execute(query.values(**values))
 
 
 def appointment_changed(hub: Any, change: Any) -> None:

@@ -106,6 +106,14 @@ def evaluation_pdf(figures: Evaluation, *, title: str, generated: date) -> bytes
          for r in figures.per_service],
         widths=[60, 25, 25, 25, 35],
     )  # fmt: skip
+    _heading(pdf, "OZG-Themenfelder")
+    _table(
+        pdf,
+        ["Themenfeld", "Fälle", "medienbruchfrei"],
+        [[r["ozg_topic"] or "unbekannt", _n(r["cases"]), _n(r["end_to_end"])]
+         for r in figures.per_topic],
+        widths=[80, 25, 35],
+    )  # fmt: skip
     _heading(pdf, "Altersgruppen")
     _table(
         pdf,

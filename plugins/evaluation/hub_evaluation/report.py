@@ -33,6 +33,8 @@ DIMENSIONS = {
     "ars": C.c.ars,
     "channel": C.c.channel,
     "leika": C.c.leika,
+    "ozg": C.c.ozg_id,
+    "ozg_topic": C.c.ozg_topic,
     "einsatz": C.c.einsatz_id,
     "age_band": C.c.age_band,
 }

@@ -29,18 +29,19 @@ import hub
 
 BERLIN = ZoneInfo("Europe/Berlin")
 ESSEN, DUESSELDORF = "051130000000", "051110000000"
-AUSWEIS, PASS, ANMELDUNG, FUEHRUNG = (
-    "99102013104000",
-    "99102012104000",
+# Personalausweis and Reisepass Ausstellung, Wohnsitz Anmeldung, Meldebestätigung (LeiKa)
+AUSWEIS, PASS, ANMELDUNG, CERTIFICATE = (
+    "99008001012000",
+    "99085001012000",
     "99115005104000",
-    "99115003104000",
-)  # Personalausweis, Reisepass, Anmeldung, Meldebescheinigung
-ON_SITE_MIX = ((AUSWEIS, 45), (PASS, 25), (ANMELDUNG, 20), (FUEHRUNG, 10))
-PORTAL_MIX = ((ANMELDUNG, 55), (FUEHRUNG, 45))
+    "99115003012000",
+)
+ON_SITE_MIX = ((AUSWEIS, 45), (PASS, 25), (ANMELDUNG, 20), (CERTIFICATE, 10))
+PORTAL_MIX = ((ANMELDUNG, 55), (CERTIFICATE, 45))
 # (back office status namespace, final status, share answered; media break status, share)
 ANSWERS = {
     ANMELDUNG: ("meldebehoerde", "registered", 0.9, "not_electronic", 0.06),
-    FUEHRUNG: ("meldebehoerde", "certificate_issued", 0.95, None, 0.0),
+    CERTIFICATE: ("meldebehoerde", "certificate_issued", 0.95, None, 0.0),
     AUSWEIS: ("passport_office", "ready_for_pickup", 0.9, None, 0.0),
     PASS: ("passport_office", "ready_for_pickup", 0.9, None, 0.0),
 }

@@ -28,6 +28,8 @@ cases = Table(
     Column("ars", String(12), nullable=False),
     Column("channel", String(16), nullable=False),
     Column("leika", String(14), nullable=False),
+    Column("ozg_id", String(16)),  # the OZG-Leistung and its Themenfeld, where the
+    Column("ozg_topic", String(64)),  # catalogue (ozg_catalog) knows the service
     Column("einsatz_id", String(36)),
     Column("age_band", String(8)),  # from the applicant's birth date at intake, if given
     Column("received_at", UtcDateTime(), nullable=False),

@@ -55,6 +55,7 @@ class Evaluation:
     total_cases: int | None
     per_month: dict[str, int | None]
     per_service: list[dict[str, Any]]
+    per_topic: list[dict[str, Any]]
     age_bands: list[dict[str, Any]]
     to_delivery: tuple[float | None, float | None, int]  # median, p90 (minutes), cases
     to_final: tuple[float | None, float | None, int]
@@ -111,6 +112,7 @@ def evaluation(
     months, _ = cases_report(store, period="month", by=[], einsaetze=ids, **common)
     services, _ = cases_report(store, period="all", by=["leika"], einsaetze=ids, **common)
     bands, _ = cases_report(store, period="all", by=["age_band"], einsaetze=ids, **common)
+    topics, _ = cases_report(store, period="all", by=["ozg_topic"], einsaetze=ids, **common)
     whole = [public(c, []) for c in cases_report(
         store, period="all", by=[], einsaetze=ids, **common)[0]]  # fmt: skip
     return Evaluation(
@@ -121,6 +123,7 @@ def evaluation(
         total_cases=totals.get("all"),
         per_month={c.period: public(c, [])["cases"] for c in months},
         per_service=[public(c, ["leika"]) for c in services],
+        per_topic=[public(c, ["ozg_topic"]) for c in topics],
         age_bands=[public(c, ["age_band"]) for c in bands],
         to_delivery=_times(store, ids, "delivered", common),
         to_final=_times(store, ids, "final", common),

@@ -60,13 +60,19 @@ def reporting(tmp_path: Path) -> LiveHub:
                     assert c.post("/v1/records", json=data).status_code == 202
         # the facts are written once intake has committed (the status hook): wait for them
         total = sum(TRUTH.values())
-        assert wait_until(lambda: facts(live) == total)
+        assert wait_until(lambda: facts(live) == total == delivered(live), timeout=30)
         yield live
 
 
 def facts(live: LiveHub) -> int:
     with live.hub.store.reading() as conn:
         return conn.execute(text("SELECT count(*) FROM evaluation_cases")).scalar_one()
+
+
+def delivered(live: LiveHub) -> int:
+    with live.hub.store.reading() as conn:
+        query = "SELECT count(*) FROM evaluation_cases WHERE delivered_at IS NOT NULL"
+        return conn.execute(text(query)).scalar_one()
 
 
 def report(live: LiveHub, **params: str) -> dict:

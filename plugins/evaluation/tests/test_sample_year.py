@@ -227,7 +227,8 @@ def test_the_one_year_pdf_has_the_councils_figures(year) -> None:
     total = f"{on_site:,}".replace(",", "\u202f")
     assert f"{len(truth.stops)} Einsätze, {total} Fälle" in flat, flat[:400]
     for heading in ("Einsätze", "Termine", "Fälle je Monat", "Dienstleistungen", "Altersgruppen",
-                    "Methode und Datenschutz", "Medienbruchfrei"):  # fmt: skip
+                    "OZG-Themenfelder", "Mobilität & Reisen", "Methode und Datenschutz",
+                    "Medienbruchfrei"):  # fmt: skip
         assert heading in flat, heading
     assert "Beispiel" not in text  # the invented applicants' name never appears
 
@@ -372,3 +373,23 @@ def test_the_sample_year_command_feeds_a_store(tmp_path) -> None:
     unconfigured.write_text(config_file.read_text().replace("[plugins.evaluation]\n", ""))
     refused = run_cli(unconfigured, "report", "sample-year", "--scale", "0.01")
     assert refused.exit_code != 0 and "[plugins.evaluation] is not configured" in refused.output
+
+
+def test_cases_per_ozg_topic_from_the_catalogue(year) -> None:
+    """The ozg_catalog plugin's built-in catalogue gives each service its OZG-Leistung and
+    Themenfeld at intake; the report groups by them."""
+    live, truth = year
+    topic = {
+        "99115005104000": ("10124", "Bauen & Wohnen"),  # Wohnsitz Anmeldung
+        "99115003012000": ("10559", "Querschnitt"),  # Meldebestätigung
+        "99008001012000": ("10119", "Querschnitt"),  # Personalausweis
+        "99085001012000": ("10177", "Mobilität & Reisen"),  # Reisepass
+    }
+    per_topic, per_ozg = Counter(), Counter()
+    for (_c, leika, _a, _e, _d), n in truth.cases.items():
+        per_ozg[topic[leika][0]] += n
+        per_topic[topic[leika][1]] += n
+    found = get(live, "/v1/reports/cases", period="year", by="ozg_topic").json()
+    assert {c["ozg_topic"]: c["cases"] for c in found["cells"]} == dict(per_topic)
+    found = get(live, "/v1/reports/cases", period="year", by="ozg").json()
+    assert {c["ozg"]: c["cases"] for c in found["cells"]} == dict(per_ozg)

@@ -113,6 +113,7 @@ def enrich(record: hub.Record, ctx: hub.EnrichContext) -> None:
     if svc is not None:
         record.service.name = record.service.name or svc["name"][:500]
         record.service.ozg_id = record.service.ozg_id or svc.get("ozg_id")
+        record.service.ozg_topic = record.service.ozg_topic or svc.get("themenfeld")
     ars = record.municipality.ars
     try:
         Ars.parse(ars)

@@ -1,5 +1,5 @@
-"""Final status and media break per case; appointments, Einsätze with their offered slots,
-and cost inputs.
+"""OZG-Leistung and Themenfeld, final status and media break per case; appointments,
+Einsätze with their offered slots, and cost inputs.
 
 Revision ID: e002
 Revises: e001
@@ -19,6 +19,8 @@ depends_on = None
 
 def upgrade() -> None:
     with op.batch_alter_table("evaluation_cases") as batch:
+        batch.add_column(sa.Column("ozg_id", sa.String(16)))
+        batch.add_column(sa.Column("ozg_topic", sa.String(64)))
         batch.add_column(sa.Column("final_at", UtcDateTime()))
         batch.add_column(sa.Column("media_break", sa.Integer(), nullable=False, server_default="0"))
     op.create_table(
@@ -76,5 +78,5 @@ def downgrade() -> None:
         op.drop_table(table)
     op.drop_table("evaluation_appointments")
     with op.batch_alter_table("evaluation_cases") as batch:
-        batch.drop_column("media_break")
-        batch.drop_column("final_at")
+        for column in ("media_break", "final_at", "ozg_topic", "ozg_id"):
+            batch.drop_column(column)
