@@ -16,15 +16,18 @@ from __future__ import annotations
 import uuid
 from datetime import date, datetime
 from enum import StrEnum
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
 # A Leistungsschlüssel of the national LeiKa: 14 digits, national keys start with "99".
 LeikaKey = Annotated[str, StringConstraints(pattern=r"^99[0-9]{12}$")]
 # Amtlicher Regionalschlüssel: 12 digits (Land 2, RB 1, Kreis 2, Gemeindeverband 4, Gemeinde 3).
 Ars = Annotated[str, StringConstraints(pattern=r"^[0-9]{12}$")]
 Sha256Hex = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")]
+Uuid = Annotated[
+    str, StringConstraints(pattern=r"^[0-9a-fA-F]{8}-?([0-9a-fA-F]{4}-?){3}[0-9a-fA-F]{12}$")
+]
 # Text fields carry names exactly as delivered (DIN 91379); only length and control chars are ruled.
 Text = Annotated[
     str, StringConstraints(min_length=1, max_length=500, pattern=r"^[^\x00-\x1f\x7f]*$")
@@ -123,6 +126,12 @@ class Identity(_Strict):
     bpk2: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_\-:.]{16,128}$")] | None = Field(
         default=None, description="BundID's stable per-service-provider key"
     )
+    mailbox_uuid: Uuid | None = Field(
+        default=None, description="BundID Postkorb-Handle (legacyPostkorbHandle): the mailbox"
+    )
+    application_id: Uuid | None = Field(
+        default=None, description="BundID Antrags-ID (applicationId) for the status monitor"
+    )
 
 
 class Applicant(_Strict):
@@ -171,6 +180,23 @@ class Authority(_Strict):
     )
 
 
+class Notifications(_Strict):
+    """How the citizen wants to hear about this case: their choice, with their consent."""
+
+    channels: list[Literal["email", "postfach", "letter"]] = Field(
+        min_length=1, max_length=3, description="In the citizen's order of preference"
+    )
+    consent: bool = Field(description="The citizen agreed to be told on these channels")
+    language: Literal["de", "en"] = "de"
+
+    @field_validator("channels")
+    @classmethod
+    def _once_each(cls, channels: list[str]) -> list[str]:
+        if len(set(channels)) != len(channels):
+            raise ValueError("name each channel once")
+        return channels
+
+
 class Submission(_Strict):
     """An application as a channel hands it in."""
 
@@ -189,6 +215,9 @@ class Submission(_Strict):
         default_factory=dict,
         description="The application's ids in other systems, e.g. fitconnect.submission_id",
         max_length=32,
+    )
+    notifications: Notifications | None = Field(
+        default=None, description="How the citizen wants to be told about the case"
     )
 
 

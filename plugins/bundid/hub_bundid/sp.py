@@ -6,6 +6,7 @@ import contextlib
 import html
 import threading
 import time
+import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, date, timedelta
 from fnmatch import fnmatchcase
@@ -283,7 +284,14 @@ def session_data(result: LoginResult) -> dict[str, Any]:
         "phone": a.get("telephoneNumber"),
     }
     return {
-        "identity": {"method": "bundid", "trust_level": result.level, "bpk2": result.bpk2},
+        "identity": {
+            "method": "bundid",
+            "trust_level": result.level,
+            "bpk2": result.bpk2,
+            # Where answers may go (the BundID mailbox) and the status monitor's Antrags-ID.
+            "mailbox_uuid": _uuid(a.get("legacyPostkorbHandle")),
+            "application_id": _uuid(a.get("applicationId")),
+        },
         "stork_level": STORK[result.rank],
         "login_method": result.method,
         "attributes": {
@@ -292,6 +300,14 @@ def session_data(result: LoginResult) -> dict[str, Any]:
         },
         "applicant": {k: v for k, v in applicant.items() if v is not None},
     }
+
+
+def _uuid(value: str | None) -> str | None:
+    """A UUID attribute as given, or None when absent or not a UUID."""
+    try:
+        return str(uuid.UUID(value)) if value else None
+    except ValueError:
+        return None
 
 
 class BundIdIdentity:
@@ -310,7 +326,11 @@ class BundIdIdentity:
         ident = data["identity"]
         return hub.IdentityClaim(
             identity=hub.Identity(
-                method="bundid", trust_level=ident["trust_level"], bpk2=ident.get("bpk2")
+                method="bundid",
+                trust_level=ident["trust_level"],
+                bpk2=ident.get("bpk2"),
+                mailbox_uuid=ident.get("mailbox_uuid"),
+                application_id=ident.get("application_id"),
             ),
             applicant=data["applicant"],
         )

@@ -76,6 +76,8 @@ def test_eid_login_gives_a_session_and_me(bundid) -> None:
         "method": "bundid",
         "trust_level": "hoch",
         "bpk2": "k2jBT0cykDVqiKWia1VMzqmntTu-EwGskIYlcCIGt_8",
+        "mailbox_uuid": None,  # not requested by default
+        "application_id": None,
     }
     assert me["login_method"] == "eID" and me["stork_level"] == "STORK-QAA-Level-4"
     assert me["attributes"]["postalAddress"] == {"value": "HEIDESTRAẞE 17", "trust_level": "hoch"}
@@ -316,3 +318,31 @@ def test_idp_metadata_is_reread_for_a_key_rollover(bundid) -> None:
 
     time.sleep(0.05)
     assert st.idp() is not first  # fetched again
+
+
+WITH_MAILBOX = {
+    "settings": {
+        "requested_attributes": [
+            {"name": "bPK2", "required": True},
+            {"name": "givenName"},
+            {"name": "surname"},
+            {"name": "legacyPostkorbHandle"},
+        ]
+    }
+}
+
+
+@pytest.mark.parametrize("bundid", [WITH_MAILBOX], indirect=True)
+def test_the_mailbox_handle_reaches_the_record_for_answers(bundid) -> None:
+    """Requested, the Postkorb-Handle comes with the identity: answers may go to the citizen's
+    BundID mailbox (FIT-Connect's replyChannel.idBundDeMailbox)."""
+    with bundid.browser() as b:
+        bundid.login("eid", browser=b)
+        r = b.post(
+            "/v1/records", json=sample_submission(),
+            headers={"Authorization": f"Bearer {bundid.token}"},
+        )  # fmt: skip
+        rec = b.get(
+            r.headers["location"], headers={"Authorization": f"Bearer {bundid.token}"}
+        ).json()
+    assert rec["applicant"]["identity"]["mailbox_uuid"] == "b980f78d-f5e0-45d9-8971-cc0e27f0beaf"

@@ -33,6 +33,35 @@ log = structlog.get_logger("hub.fitconnect")
 ATTACHMENT_NS = uuid.UUID("6b0c8f8e-6d2a-4a7e-9f51-3c1f0e5a9d10")  # attachment ids per record
 
 
+def reply_metadata(record: hub.Record) -> dict[str, Any]:
+    """Where the office's answer goes, as the citizen chose (``record.notifications``): the
+    first of their channels that FIT-Connect carries and we can address — the BundID mailbox
+    (``idBundDeMailbox``, when the login gave its handle) or e-mail — unless the letter comes
+    first; no reply channel means a letter. With it the Antrags-ID for the BundID status
+    monitor and the consent to a digital decision, an explicit ``false`` when refused."""
+    refs: dict[str, Any] = {"senderReference": str(record.id)}
+    found: dict[str, Any] = {"additionalReferenceInfo": refs}
+    applicant = record.applicant
+    identity = applicant.identity if applicant else None
+    if identity is not None and identity.application_id:
+        refs["idBundDeApplicationId"] = identity.application_id
+    wish = record.notifications
+    if wish is None:
+        return found
+    refs["zustimmungZumDigitalenBescheid"] = wish.consent
+    if not wish.consent:
+        return found
+    for channel in wish.channels:
+        if channel == "postfach" and identity is not None and identity.mailbox_uuid:
+            found["replyChannel"] = {"idBundDeMailbox": {"mailboxUuid": identity.mailbox_uuid}}
+        elif channel == "email" and applicant is not None and applicant.email:
+            found["replyChannel"] = {"eMail": {"address": applicant.email}}
+        elif channel != "letter":
+            continue  # not addressable: the next one
+        break
+    return found
+
+
 class SenderSettings(BaseModel):
     model_config = ConfigDict(extra="forbid")
     submission_api: str
@@ -183,6 +212,7 @@ class FitConnectAdapter:
                 },
             },
         }
+        metadata.update(reply_metadata(record))
         issues = schemas.problems(metadata)
         if issues:
             raise hub.PermanentError(f"our metadata would not be valid: {issues[:3]}")
