@@ -164,6 +164,8 @@ class AppointmentChange:
     channel: str  # online (the citizen), classic (staff booked it), walk_in
     leika: tuple[str, ...] = ()
     record_id: str | None = None
+    reason: str | None = None  # why it was called off, meant for the citizen
+    place: str = ""  # the office's name and address, as the booking system gives them
 
 
 @dataclass(frozen=True)

@@ -444,9 +444,20 @@ class Appointments:
                 channel=row["channel"],
                 leika=tuple(s["leika"] for s in json.loads(row["services"])),
                 record_id=row["record_id"],
+                reason=reason,
+                place=self._place_words(row["office_id"]),
             )
         )
         self._tell_record(row, status, reason)
+
+    def _place_words(self, office_id: str) -> str:
+        """The office's name and address for messages ("" when it is gone from the
+        catalogue, e.g. a cancelled Einsatz)."""
+        try:
+            office = self.place(office_id).office
+        except Exception:  # words for a message, never a reason to fail
+            return ""
+        return ", ".join(part for part in (office.name, office.address) if part)
 
     def _tell_record(self, row: dict[str, Any], status: str, reason: str | None = None) -> None:
         """A record the appointment belongs to shows what became of it in its history."""
