@@ -15,9 +15,11 @@ import hashlib
 import secrets
 import smtplib
 import ssl
+import time
 import uuid
 from typing import Any
 
+import httpx
 import structlog
 from sqlalchemy import delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
@@ -43,6 +45,8 @@ class NotifyAdapter:
     def __init__(self, settings: NotifyAdapterSettings, h: Any):
         self.settings = settings
         self.hub = h
+        self._client: httpx.Client | None = None
+        self._token_cache: tuple[str, float] | None = None
 
     # --- what the dispatcher calls ----------------------------------------------------------
 
@@ -56,8 +60,9 @@ class NotifyAdapter:
 
     def check(self) -> None:
         """``hub doctor``: the mail server answers and offers STARTTLS where required."""
-        with self._connect():
-            pass
+        if self.settings.smtp_host:
+            with self._connect():
+                pass
 
     # --- one message ------------------------------------------------------------------------
 
@@ -83,13 +88,16 @@ class NotifyAdapter:
         text = messages.render(event, wish.language, values)
         applicant = record.applicant
         for channel in wish.channels:
-            if channel == "email" and applicant is not None and applicant.email:
+            if channel == "email" and self.settings.smtp_host and applicant and applicant.email:
                 quiet = plugin.quiet_until(utcnow().astimezone(messages.BERLIN))
                 if quiet is not None:
                     wait = (quiet - utcnow()).total_seconds()
                     raise hub.TransientError("quiet hours", retry_after=max(60.0, wait))
                 if self._email(record, task, event, text, payload, values, plugin) == "sent":
                     return {"state": "sent", "channel": "email"}
+            elif channel == "postfach" and self._mailbox(record):
+                if self._postfach(record, task, event, text, values, plugin) == "sent":
+                    return {"state": "sent", "channel": "postfach"}
             elif channel == "letter" and self.settings.letters and _address(record):
                 self._letter(record, task, event, text, plugin)
                 return {"state": "letter_queued", "channel": "letter"}
@@ -226,6 +234,87 @@ class NotifyAdapter:
         self._tell(rid, task, "bounced", f"{event}: the mail server refused the address ({code})")
         log.info("notification_bounced", record_id=rid, message=event, code=code)
         return "bounced"
+
+    # --- the BundID mailbox -----------------------------------------------------------------
+
+    def _mailbox(self, record: hub.Record) -> str | None:
+        identity = record.applicant.identity if record.applicant else None
+        if self.settings.postfach_url and identity is not None:
+            return identity.mailbox_uuid
+        return None
+
+    def _postfach(self, record, task, event, text, values, plugin) -> str:
+        """Into the citizen's BundID mailbox through FIT-Connect's ZBP adapter."""
+        rid = str(record.id)
+        body = {
+            "mailboxUuid": self._mailbox(record),
+            "title": text.subject[:255],
+            "content": text.body,
+            "sender": plugin.sender_name[:255],
+            "service": str(values["service"])[:255],
+            "reference": rid,
+        }
+        headers = {
+            "Authorization": f"Bearer {self._postfach_token()}",
+            "Idempotency-Key": hashlib.sha256(f"{rid}:{task}".encode()).hexdigest(),
+        }
+        self._record(rid, task, "postfach", "sending")
+        try:
+            answer = self._http().post(self.settings.postfach_url, json=body, headers=headers)
+        except httpx.ConnectError as exc:  # never reached the mailbox: try again
+            self._forget(rid, task)
+            raise hub.TransientError("the BundID mailbox is unreachable") from exc
+        except httpx.HTTPError as exc:  # it may have arrived: the next attempt says so
+            raise hub.TransientError(f"BundID mailbox: {type(exc).__name__}") from exc
+        if answer.status_code in (200, 201):
+            self._finish(rid, task, "sent")
+            self._tell(rid, task, "sent", f"{event} into the BundID mailbox")
+            log.info("notification_sent", record_id=rid, message=event, channel="postfach")
+            return "sent"
+        self._forget(rid, task)
+        if answer.status_code in (408, 429) or answer.status_code >= 500:
+            raise hub.TransientError(
+                f"BundID mailbox answered {answer.status_code}", retry_after=hub.retry_after(answer)
+            )
+        self._record(rid, task, "postfach", "bounced", replace=True)
+        self._tell(
+            rid, task, "bounced", f"{event}: the BundID mailbox refused it ({answer.status_code})"
+        )
+        return "bounced"
+
+    def _http(self) -> httpx.Client:
+        if self._client is None:
+            s = self.settings
+            verify: Any = s.ssl_context() if s.tls_configured else True
+            self._client = httpx.Client(verify=verify, timeout=s.timeout)
+        return self._client
+
+    def _postfach_token(self) -> str:
+        """An OAuth access token (client credentials), kept until shortly before it ends."""
+        now = time.monotonic()
+        if self._token_cache is not None and self._token_cache[1] > now:
+            return self._token_cache[0]
+        s = self.settings
+        assert s.postfach_token_url and s.postfach_client_secret is not None
+        try:
+            answer = self._http().post(
+                s.postfach_token_url,
+                data={
+                    "grant_type": "client_credentials",
+                    "client_id": s.postfach_client_id,
+                    "client_secret": s.postfach_client_secret.reveal("postfach_client_secret"),
+                },
+            )
+        except httpx.HTTPError as exc:
+            raise hub.TransientError(f"token: {type(exc).__name__}") from exc
+        if answer.status_code != 200:
+            if answer.status_code in (400, 401, 403):
+                raise hub.PermanentError("the BundID mailbox refused our client credentials")
+            raise hub.TransientError(f"token: {answer.status_code}")
+        found = answer.json()
+        lifetime = float(found.get("expires_in", 300))
+        self._token_cache = (found["access_token"], now + max(30.0, lifetime - 60))
+        return self._token_cache[0]
 
     # --- letters ----------------------------------------------------------------------------
 

@@ -7,7 +7,14 @@ import re
 from datetime import datetime, time, timedelta
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    field_validator,
+    model_validator,
+)
 
 import hub
 
@@ -105,7 +112,7 @@ class NotifyAdapterSettings(hub.TlsSettings):
     ``ca_bundle`` for a private CA) and whether letters are the fallback."""
 
     model_config = ConfigDict(extra="forbid")
-    smtp_host: str = Field(min_length=1)
+    smtp_host: str | None = Field(default=None, description="None: no e-mail from this hub")
     smtp_port: int = Field(default=587, ge=1, le=65535)
     starttls: bool = Field(default=True, description="Refuse a server that cannot STARTTLS")
     username: str | None = None
@@ -113,6 +120,24 @@ class NotifyAdapterSettings(hub.TlsSettings):
     sender: str = Field(pattern=r"^[^@\s]+@[^@\s]+$", description="The From address")
     timeout: float = Field(default=20, gt=0, le=300)
     letters: bool = Field(default=True, description="Letters when no e-mail can be sent")
+    # The BundID mailbox through FIT-Connect's ZBP adapter (OAuth client credentials).
+    postfach_url: str | None = Field(
+        default=None, pattern=r"^https?://\S+$", description="Where messages for it go"
+    )
+    postfach_token_url: str | None = Field(default=None, pattern=r"^https?://\S+$")
+    postfach_client_id: str | None = None
+    postfach_client_secret: hub.Secret | None = None
+
+    @model_validator(mode="after")
+    def _postfach_complete(self) -> NotifyAdapterSettings:
+        given = [self.postfach_url, self.postfach_token_url, self.postfach_client_id,
+                 self.postfach_client_secret]  # fmt: skip
+        if any(v is not None for v in given) and not all(v is not None for v in given):
+            raise ValueError(
+                "postfach_url, postfach_token_url, postfach_client_id and "
+                "postfach_client_secret go together"
+            )
+        return self
 
 
 __all__ = ["DEFAULT_TRIGGERS", "EVENTS", "NotifyAdapterSettings", "NotifySettings", "ServiceWords"]

@@ -93,6 +93,9 @@ class FitConnectSimulator:
     tokens: dict[str, tuple[str, float]] = field(default_factory=dict)
     callbacks: list[tuple[str, int]] = field(default_factory=list)  # (url, HTTP status)
     token_requests: int = 0
+    # The BundID mailbox (ZBP) behind FIT-Connect's ZBP adapter: mailbox UUID -> messages.
+    mailboxes: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    _mailbox_keys: dict[str, str] = field(default_factory=dict)  # Idempotency-Key -> id
     _faults: dict[str, list[int]] = field(default_factory=dict)
     _lock: threading.RLock = field(default_factory=threading.RLock)
 
@@ -163,6 +166,8 @@ class FitConnectSimulator:
                 r("/v2/cases/{case}/events", self.event_log, methods=["GET"]),
                 r("/v2/cases/{case}/events", self.post_event, methods=["POST"]),
                 r("/v2/routes", self.routes, methods=["GET"]),
+                r("/zbp/v1/messages", self.mailbox_post, methods=["POST"]),
+                r("/zbp/v1/mailboxes/{uuid}/messages", self.mailbox_read, methods=["GET"]),
             ]
         )
 
@@ -207,6 +212,38 @@ class FitConnectSimulator:
                 "scope": scope,
             }
         )
+
+    # --- the BundID mailbox (a double: no public ZBP interface reference exists) ----------
+
+    async def mailbox_post(self, request: Request) -> Response:
+        """A message for a citizen's BundID mailbox, as FIT-Connect's ZBP adapter takes it:
+        a sender client's token; the same ``Idempotency-Key`` delivers once."""
+        client = self._client(request)
+        if isinstance(client, Response):
+            return client
+        try:
+            body = await request.json()
+        except ValueError:
+            return _problem(400, "request-body-malformed", "the body is not JSON")
+        why = _mailbox_problems(body)
+        if why is not None:
+            return _problem(400, "request-body-invalid", why)
+        key = request.headers.get("idempotency-key")
+        with self._lock:
+            if key and key in self._mailbox_keys:
+                return JSONResponse({"messageId": self._mailbox_keys[key]}, status_code=201)
+            message_id = str(uuid.uuid4())
+            box = self.mailboxes.setdefault(body["mailboxUuid"].lower(), [])
+            box.append({**body, "messageId": message_id, "sentBy": client[0]})
+            if key:
+                self._mailbox_keys[key] = message_id
+        return JSONResponse({"messageId": message_id}, status_code=201)
+
+    async def mailbox_read(self, request: Request) -> Response:
+        """What lies in a mailbox (for tests and the development run)."""
+        with self._lock:
+            found = list(self.mailboxes.get(request.path_params["uuid"].lower(), []))
+        return JSONResponse({"messages": found})
 
     async def jwks(self, request: Request) -> Response:
         return JSONResponse(_public_set(self.key, "PS512"))
@@ -528,6 +565,27 @@ class FitConnectSimulator:
             "destinationSignature": signature,
             "destinationName": f"Destination {d.id[:8]}",
         }
+
+
+MAILBOX_FIELDS = {"mailboxUuid", "title", "content", "sender", "service", "reference"}
+
+
+def _mailbox_problems(body: Any) -> str | None:
+    """What is wrong with a message for the mailbox (None when it is fine)."""
+    if not isinstance(body, dict):
+        return "the body is not a JSON object"
+    if unknown := sorted(set(body) - MAILBOX_FIELDS):
+        return f"unknown fields {unknown}"
+    for name, limit in (("mailboxUuid", 36), ("title", 255), ("content", 100_000),
+                        ("sender", 255), ("service", 255)):  # fmt: skip
+        value = body.get(name)
+        if not isinstance(value, str) or not value.strip() or len(value) > limit:
+            return f"{name}: a text of 1 to {limit} characters is required"
+    try:
+        uuid.UUID(body["mailboxUuid"])
+    except ValueError:
+        return "mailboxUuid: not a UUID (the Postkorb-Handle)"
+    return None
 
 
 def _public_set(key: RSAKey, alg: str) -> dict[str, Any]:
