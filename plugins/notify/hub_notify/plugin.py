@@ -118,3 +118,13 @@ def register_routes(register: Any, hub: Any) -> None:
     from hub_notify.routes import router
 
     register(router(hub))
+
+
+@hub.hookimpl
+def register_console_pages(register: Any, hub: Any) -> None:
+    """Briefe (ops): the print queue of the person's municipalities."""
+    if hub is None or NAME not in hub.config.plugins:
+        return
+    from hub_notify.console import page
+
+    register(page())
