@@ -8,18 +8,33 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email.message import EmailMessage
 from email.utils import format_datetime, formataddr
+from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from jinja2 import Environment, PackageLoader, StrictUndefined
+from jinja2 import (
+    BaseLoader,
+    ChoiceLoader,
+    Environment,
+    FileSystemLoader,
+    PackageLoader,
+    StrictUndefined,
+)
 
 BERLIN = ZoneInfo("Europe/Berlin")
-TEMPLATES = Environment(
-    loader=PackageLoader("hub_notify", "templates"),
-    undefined=StrictUndefined,  # a template asking for what is not there fails loudly
-    keep_trailing_newline=True,
-    autoescape=False,  # plain text, never HTML
-)
+BUNDLED = PackageLoader("hub_notify", "templates")
+
+
+@lru_cache(maxsize=8)
+def templates(own: str | None) -> Environment:
+    """The templates: the municipality's own directory first, then the bundled ones."""
+    loaders: list[BaseLoader] = [FileSystemLoader(own)] if own else []
+    return Environment(
+        loader=ChoiceLoader([*loaders, BUNDLED]),
+        undefined=StrictUndefined,  # a template asking for what is not there fails loudly
+        keep_trailing_newline=True,
+        autoescape=False,  # plain text, never HTML
+    )
 
 
 @dataclass(frozen=True)
@@ -28,9 +43,19 @@ class Text:
     body: str
 
 
-def render(event: str, language: str, values: dict[str, Any]) -> Text:
-    """The message ``event`` in ``language``: the template's first line is the subject."""
-    text = TEMPLATES.get_template(f"{language}/{event}.txt").render(**values)
+def render(
+    event: str,
+    language: str,
+    values: dict[str, Any],
+    *,
+    leika: str | None = None,
+    own: str | None = None,
+) -> Text:
+    """The message ``event`` in ``language`` (the service's own template where there is one):
+    the template's first line is the subject."""
+    names = [f"{language}/{leika}/{event}.txt"] if leika else []
+    found = templates(own).select_template([*names, f"{language}/{event}.txt"])
+    text = found.render(**values)
     subject, _, body = text.partition("\n\n")
     return Text(subject.strip(), body.strip() + "\n")
 

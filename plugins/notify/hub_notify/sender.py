@@ -85,7 +85,9 @@ class NotifyAdapter:
         assert wish is not None
         plugin = plugin_settings(self.hub)
         values = self._values(record, plugin, payload)
-        text = messages.render(event, wish.language, values)
+        text = messages.render(
+            event, wish.language, values, leika=record.service.leika_key, own=plugin.templates_dir
+        )
         applicant = record.applicant
         for channel in wish.channels:
             if channel == "email" and self.settings.smtp_host and applicant and applicant.email:

@@ -72,6 +72,11 @@ class NotifySettings(BaseModel):
     triggers: dict[
         Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]*:[a-z][a-z0-9_]*$")], str
     ] = Field(default_factory=lambda: dict(DEFAULT_TRIGGERS))
+    templates_dir: str | None = Field(
+        default=None,
+        description="The municipality's own templates: <lang>/<event>.txt, or "
+        "<lang>/<LeiKa key>/<event>.txt for one service; the bundled ones where none",
+    )
     services: dict[Annotated[str, StringConstraints(pattern=r"^99[0-9]{12}$")], ServiceWords] = (
         Field(default_factory=dict, description="LeiKa key → name, what to bring, fee")
     )

@@ -270,3 +270,27 @@ def test_installed_but_not_configured_it_sends_nothing(tmp_path, mail) -> None:
     assert "passport_office:ready_for_pickup" in seen
     assert not [s for s in seen if s.startswith("notify:") or s == "follow_up"]
     assert mail.received == []
+
+
+def test_a_service_can_have_its_own_wording(tmp_path, mail, capsys) -> None:
+    own = tmp_path / "templates"
+    (own / "de" / PASS).mkdir(parents=True)
+    (own / "de" / PASS / "ready_for_pickup.txt").write_text(
+        "Ihr Reisepass liegt im Bürgerbüro bereit\n\n{{ greeting }},\n\nbitte holen Sie ihn "
+        'innerhalb von drei Monaten ab.\n{% include "de/_footer.txt" %}\n',
+        encoding="utf-8",
+    )
+    with LiveHub(notify_config(tmp_path, mail, templates_dir=str(own))) as live:
+        rid = submit(live, channels=["email"])
+        live.hub.report_status(rid, "passport_office:ready_for_pickup", key="pickup")
+        live.hub.report_status(rid, "passport_office:received", key="received")
+        assert wait_until(lambda: len(mail.received) == 2)
+    subjects = sorted(m["Subject"] for m in mail.received)
+    assert subjects == ["Ihr Antrag ist in Bearbeitung: Reisepass",  # the bundled one
+                        "Ihr Reisepass liegt im Bürgerbüro bereit"]  # fmt: skip
+    body = next(m for m in mail.received if "liegt" in m["Subject"]).get_content()
+    assert "drei Monaten" in body and "Bürgerbüro Düsseldorf" in body  # the footer as well
+    logged = capsys.readouterr()
+    assert "erika@example.org" not in logged.out + logged.err  # no addresses in the logs
+    assert "Mustermann" not in logged.out + logged.err
+    assert "notification_sent" in logged.out + logged.err
