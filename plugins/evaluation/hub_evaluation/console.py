@@ -13,7 +13,8 @@ from jinja2 import Environment, select_autoescape
 
 import hub
 from hub_evaluation import charts
-from hub_evaluation.report import cases_report
+from hub_evaluation.export import FORMATS, as_file, filename
+from hub_evaluation.report import cases_report, table
 from hub_evaluation.routes import all_einsaetze, checked_window, draw, evaluation_report
 from hub_evaluation.yearly import KIND_WORDS, evaluation
 
@@ -31,6 +32,12 @@ PAGE = Environment(autoescape=select_autoescape(default=True, default_for_string
 </form>
 <p><a href="/console/evaluation/evaluation.pdf?from={{ first }}&amp;to={{ last }}">
   {{ t.pdf }}</a></p>
+<p>{{ t.files }}:
+  {% for fmt in ("xlsx", "ods", "csv") -%}
+  <a href="/console/evaluation/cases.{{ fmt }}?from={{ first }}&amp;to={{ last }}">
+    {{- fmt|upper }}<span class="sr-only"> ({{ t.files }})</span></a>
+  {%- if not loop.last %} · {% endif %}
+  {%- endfor %}</p>
 <p>{{ t.summary.format(n=figures.einsaetze|length, cases=fmt(figures.total_cases)) }}
    {{ t.hidden.format(n=figures.min_cell) }}</p>
 <table>
@@ -84,6 +91,7 @@ WORDS = {
         "to": "bis",
         "show": "Anzeigen",
         "pdf": "Evaluation nach einem Jahr (PDF)",
+        "files": "Fälle je Monat, Kanal und Leistung als Datei",
         "summary": "{n} Einsätze, {cases} Fälle.",
         "hidden": "Werte unter {n} werden nicht ausgewiesen (<).",
         "einsaetze": "Einsätze",
@@ -118,6 +126,7 @@ WORDS = {
         "to": "to",
         "show": "Show",
         "pdf": "Evaluation after one year (PDF)",
+        "files": "Cases per month, channel and service as a file",
         "summary": "{n} Einsätze, {cases} cases.",
         "hidden": "Counts below {n} are not shown (<).",
         "einsaetze": "Einsätze",
@@ -224,6 +233,33 @@ def _router(settings: Any) -> APIRouter:
         h = view.request.app.state.hub
         figure = draw(h, name, view.client.municipalities, *found, settings(h).min_cell)
         return Response(charts.render(figure, "svg"), media_type=charts.FORMATS["svg"])
+
+    @api.get("/cases.{fmt}")
+    def cases_file(
+        fmt: str,
+        view: hub.ConsoleView = reader,
+        first: Annotated[date | None, Query(alias="from")] = None,
+        last: Annotated[date | None, Query(alias="to")] = None,
+    ) -> Response:
+        """The cases report per month, channel and service as XLSX, ODS or CSV."""
+        if fmt not in FORMATS:
+            return Response(status_code=404)
+        found = window(view, first, last)
+        if isinstance(found, Response):
+            return found
+        h = view.request.app.state.hub
+        dims = ["channel", "leika"]
+        cells, totals = cases_report(
+            h.store, period="month", by=dims, first=found[0], last=found[1],
+            ars_patterns=view.client.municipalities, threshold=settings(h).min_cell,
+        )  # fmt: skip
+        header, rows = table(cells, dims, totals, "cases")
+        view.audit("evaluation.export", None, f"cases.{fmt} {found[0]}..{found[1]}")
+        return Response(
+            as_file(header, rows, fmt, "cases"),
+            media_type=FORMATS[fmt],
+            headers={"Content-Disposition": f'attachment; filename="{filename("cases", fmt)}"'},
+        )
 
     @api.get("/evaluation.pdf")
     def pdf(

@@ -53,6 +53,10 @@ def test_the_evaluation_page_shows_the_year_of_ones_own_municipalities(year, pag
     no_costs = table.get_by_role("row").filter(has_text=visits.name)
     expect(no_costs.get_by_role("cell").nth(9)).to_have_text("–")
     assert_accessible(page, "evaluation/01-year")
+    sheet = page.get_by_role("link", name="XLSX (Fälle je Monat, Kanal und Leistung als Datei)")
+    answer = page.request.get(live.url + sheet.get_attribute("href"))
+    assert answer.ok and answer.headers["content-type"].startswith("application/vnd.openxmlformats")
+    assert answer.body()[:2] == b"PK"  # a zip: the XLSX container
     with page.expect_download() as download:
         page.get_by_role("link", name="Evaluation nach einem Jahr (PDF)").click()
     pdf = download.value.path().read_bytes()
