@@ -267,6 +267,8 @@ def test_identity_provider_claim_replaces_applicant(live) -> None:
         "method": "bundid",
         "trust_level": "substantiell",
         "bpk2": "k2jBT0cykDVqiKWia1VMzqmntTu-EwGskIYlcCIGt_8",
+        "mailbox_uuid": None,
+        "application_id": None,
     }
 
 

@@ -57,6 +57,7 @@ def test_records_are_enriched_from_the_catalogue(live) -> None:
         "leika_key": "99115005104000",
         "name": "Wohnsitz Anmeldung",
         "ozg_id": "10124",
+        "ozg_topic": "Bauen & Wohnen",  # the OZG-Themenfeld
     }
     assert rec["municipality"]["name"] == "Düsseldorf, Stadt"
     assert rec["authority"]["name"] == "Bürgerbüro Düsseldorf-Mitte"
