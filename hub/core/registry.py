@@ -158,10 +158,16 @@ _PATTERN = re.compile(r"^99[0-9]{0,12}\*$|^99[0-9]{12}$")
 
 
 class PayloadSchemas:
-    """LeiKa key pattern → compiled JSON Schema; the most specific pattern wins."""
+    """LeiKa key pattern → compiled JSON Schema; the most specific pattern wins.
+
+    A payload is checked by a compiled validator (jsonschema-rs) on intake's hot path; only
+    a payload it refuses is walked again by ``jsonschema`` for the problems it reports (field,
+    keyword, message), so a valid payload costs microseconds, not milliseconds.
+    """
 
     def __init__(self) -> None:
         self._by_pattern: dict[str, tuple[Draft202012Validator, str]] = {}
+        self._fast: dict[int, Any] = {}  # id(validator) → its compiled twin
 
     def register(self, pattern: str, schema: Mapping[str, Any], plugin: str = "") -> None:
         if not isinstance(pattern, str) or not _PATTERN.match(pattern):
@@ -178,7 +184,9 @@ class PayloadSchemas:
                 f"payload schema for {pattern!r} from {plugin or 'a plugin'} is invalid: "
                 f"{exc.message}"
             ) from exc
-        self._by_pattern[pattern] = (Draft202012Validator(schema), plugin)
+        validator = Draft202012Validator(schema)
+        self._by_pattern[pattern] = (validator, plugin)
+        self._fast[id(validator)] = _compiled(schema)
 
     def patterns(self) -> list[str]:
         return sorted(self._by_pattern)
@@ -199,6 +207,11 @@ class PayloadSchemas:
         best = max(prefixes, key=lambda pv: pv[0], default=None)
         return best[1] if best else None
 
+    def validators(self, leika_key: str) -> tuple[Any, Draft202012Validator | None]:
+        """The compiled and the walking validator for a key (tests compare them)."""
+        walking = self.for_key(leika_key)
+        return (self._fast.get(id(walking)) if walking else None), walking
+
     def problems(
         self,
         leika_key: str,
@@ -210,11 +223,25 @@ class PayloadSchemas:
         validator = self.for_key(leika_key, active)
         if validator is None:
             return []
+        fast = self._fast.get(id(validator))
+        if fast is not None and fast.is_valid(payload):
+            return []
         found = []
         for err in sorted(validator.iter_errors(payload), key=lambda e: list(e.absolute_path)):
             path = ".".join(str(p) for p in ("payload", *err.absolute_path))
             found.append(FieldProblem(path, f"schema:{err.validator}", err.message))
         return found
+
+
+def _compiled(schema: Mapping[str, Any]) -> Any:
+    """The schema compiled by jsonschema-rs (Draft 2020-12, formats as annotations like
+    ``jsonschema``), or None where it cannot take it (then ``jsonschema`` alone decides)."""
+    import jsonschema_rs
+
+    try:
+        return jsonschema_rs.Draft202012Validator(schema, validate_formats=False)
+    except Exception:  # a construct it does not know: the slower path stays correct
+        return None
 
 
 class RegisterPayloadSchema(Protocol):

@@ -9,9 +9,10 @@ from pathlib import Path
 import httpx
 import pytest
 
-from conftest import SECRET, SEND_CLIENT
 from hub.testing import LiveHub, hub_config, sample_submission, wait_until
 
+# The sender client the simulator fixture registers (conftest.py).
+SEND_CLIENT, SECRET = "sender-1", "s3cret-client-secret-0123456789"
 MAILBOX = "b980f78d-f5e0-45d9-8971-cc0e27f0beaf"
 TOKEN = "mailbox-test-token-0123"
 

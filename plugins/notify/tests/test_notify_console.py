@@ -4,9 +4,9 @@ letters only, open the PDF, mark it printed (the PDF is gone then); the page pas
 from __future__ import annotations
 
 import pytest
+from notify_mail import TOKEN
 from playwright.sync_api import Page, expect
 
-from conftest import TOKEN
 from hub.testing import add_staff, assert_accessible, console_sign_in, sample_submission, wait_until
 
 PASSWORD = "Briefe drucken wir montags"

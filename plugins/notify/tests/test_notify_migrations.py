@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 from hub_notify import tables
+from notify_mail import notify_config
 
-from conftest import notify_config
 from hub.testing import LiveHub, postgres_schema, schema_drift
 
 
