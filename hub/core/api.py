@@ -146,7 +146,8 @@ def document_errors(spec: dict[str, Any], routes: list[Any]) -> None:
     """Make the description say what the API does, whoever registered the route:
 
     - request validation answers 400 problem+json (the hub's handler), not FastAPI's 422;
-    - every error answer is ``application/problem+json`` with the ``Problem`` schema;
+    - every error answer is ``application/problem+json`` with the ``Problem`` schema (a page
+      for people may document ``text/html`` beside it);
     - ``/v1`` routes all take a credential (API client, device, callback token): 401 and 403;
       routes behind :func:`require_client` name the ``bearer`` security scheme;
     - routes with path parameters may answer 404, routes with a body 400 and 413.
@@ -186,7 +187,13 @@ def document_errors(spec: dict[str, Any], routes: list[Any]) -> None:
                 responses.setdefault(str(code), {"description": _ERRORS[code]})
             for code, response in responses.items():
                 if code[0] in "45":
-                    response["content"] = _PROBLEM_CONTENT
+                    # A page for people may answer an error as HTML too (documented so).
+                    own = {
+                        media: body
+                        for media, body in response.get("content", {}).items()
+                        if media.startswith("text/")
+                    }
+                    response["content"] = {**_PROBLEM_CONTENT, **own}
             if (path, method) in secured:
                 operation.setdefault("security", [{"bearer": []}])
 

@@ -17,6 +17,8 @@ from hub_notify import tables
 
 M, L, SUB = tables.messages, tables.letters, tables.subscriptions
 Token = Annotated[str, Path(pattern=r"^[A-Za-z0-9_\-]{16,64}$")]
+# The pages are HTML, for people, including "this link is not valid" (404).
+PAGES: dict[int | str, dict[str, Any]] = {404: {"content": {"text/html": {}}}, 400: {}}
 PAGE = """<!doctype html>
 <html lang="de"><head><meta charset="utf-8"><title>{title}</title>
 <meta name="viewport" content="width=device-width, initial-scale=1"></head>
@@ -40,7 +42,7 @@ def router(h: Any) -> APIRouter:
         with h.store.reading() as conn:
             return conn.execute(select(SUB).where(SUB.c.token == token)).first()
 
-    @api.get("/unsubscribe/{token}", response_class=HTMLResponse, responses={404: {}, 400: {}})
+    @api.get("/unsubscribe/{token}", response_class=HTMLResponse, responses=PAGES)
     def ask(token: Token) -> HTMLResponse:
         """The page behind the link in every message: one button (a GET changes nothing, so
         mail scanners that open links unsubscribe nobody)."""
@@ -58,7 +60,7 @@ def router(h: Any) -> APIRouter:
         )
         return _page("Nachrichten abbestellen", form)
 
-    @api.post("/unsubscribe/{token}", response_class=HTMLResponse, responses={404: {}, 400: {}})
+    @api.post("/unsubscribe/{token}", response_class=HTMLResponse, responses=PAGES)
     def unsubscribe(token: Token) -> HTMLResponse:
         """Unsubscribe (the page's button, or the mail program's one-click POST)."""
         found = subscription(token)
