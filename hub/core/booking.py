@@ -156,7 +156,7 @@ class AppointmentChange:
     no contact data, no citizen — the office, the day, the services and the new status."""
 
     appointment_id: str
-    status: str  # booked, cancelled, attended, no_show, walk_in
+    status: str  # booked, cancelled, moved (start is the new time), attended, no_show, walk_in
     system: str  # the booking system's registered name ("zms", "mobile_office", …)
     office: str  # the system's own office id (for the hub's slot book: the Einsatz id)
     ars: str

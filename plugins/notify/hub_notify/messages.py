@@ -21,6 +21,8 @@ from jinja2 import (
     StrictUndefined,
 )
 
+from hub import utcnow
+
 BERLIN = ZoneInfo("Europe/Berlin")
 BUNDLED = PackageLoader("hub_notify", "templates")
 
@@ -69,9 +71,11 @@ def appointment_values(payload: dict[str, Any]) -> dict[str, str] | None:
     return {"day": f"{start:%d.%m.%Y}", "time": f"{start:%H:%M}", "place": found["place"]}
 
 
-def calendar(payload: dict[str, Any], summary: str, cancelled: bool) -> bytes:
-    """The appointment as an iCalendar entry (RFC 5545): a request, or its cancellation with
-    the same UID and a higher sequence."""
+def calendar(
+    payload: dict[str, Any], summary: str, cancelled: bool, *, moved: bool = False
+) -> bytes:
+    """The appointment as an iCalendar entry (RFC 5545): a request; a moved one or its
+    cancellation with the same UID and a higher sequence (calendars update the entry)."""
     from icalendar import Calendar, Event
 
     found = payload["appointment"]
@@ -87,7 +91,8 @@ def calendar(payload: dict[str, Any], summary: str, cancelled: bool) -> bytes:
     event.add("dtend", start + timedelta(minutes=int(found.get("minutes") or 30)))
     event.add("summary", summary)
     event.add("location", found["place"])
-    event.add("sequence", 1 if cancelled else 0)
+    # Each change must carry a higher SEQUENCE than the last: the time of the change is one.
+    event.add("sequence", int(utcnow().timestamp()) if (cancelled or moved) else 0)
     event.add("status", "CANCELLED" if cancelled else "CONFIRMED")
     cal.add_component(event)
     return cal.to_ical()

@@ -49,8 +49,9 @@ def hold(
 
 def appointment(h: Any, settings: NotifySettings, change: Any) -> None:
     """A booked appointment of a record: the confirmation, and its reminders held until due;
-    a cancelled one: the message, and its reminders dropped."""
-    if change.record_id is None or change.status not in ("booked", "cancelled"):
+    a moved one: the new time, the old reminders dropped and new ones held; a cancelled one:
+    the message, and its reminders dropped."""
+    if change.record_id is None or change.status not in ("booked", "cancelled", "moved"):
         return
     about = {
         "id": change.appointment_id,
@@ -59,20 +60,23 @@ def appointment(h: Any, settings: NotifySettings, change: Any) -> None:
     }
     event = f"appointment_{change.status}"
     payload = {"event": event, "appointment": about, "detail": change.reason}
-    if change.status == "cancelled":
+    if change.status in ("cancelled", "moved"):  # the reminders for the old time go
         with h.store.transaction() as conn:
             conn.execute(
                 delete(S).where(
                     S.c.appointment_id == change.appointment_id, S.c.queued_at.is_(None)
                 )
             )
-    tell(h, settings, change.record_id, f"{event}:{change.appointment_id}"[:64], payload)
-    if change.status == "booked":
+    task = f"{event}:{change.appointment_id}"
+    if change.status == "moved":
+        task += f":{change.start:%Y%m%d%H%M}"  # each new time is a message of its own
+    tell(h, settings, change.record_id, task[:64], payload)
+    if change.status in ("booked", "moved"):
         now = utcnow()
         for hours in settings.reminders:
             due = change.start - timedelta(hours=hours)
             if due > now:
-                task = f"reminder{hours}:{change.appointment_id}"[:64]
+                task = f"reminder{hours}:{change.appointment_id}:{change.start:%Y%m%d%H%M}"[:64]
                 hold(h, change.record_id, task, {"event": "reminder", "appointment": about},
                      due, change.appointment_id)  # fmt: skip
 

@@ -182,8 +182,9 @@ class NotifyAdapter:
         appointment = payload.get("appointment")
         cancelled = event == "appointment_cancelled"
         ics = (
-            messages.calendar(payload, text.subject, cancelled)
-            if appointment and event in ("appointment_booked", "appointment_cancelled")
+            messages.calendar(payload, text.subject, cancelled, moved=event == "appointment_moved")
+            if appointment
+            and event in ("appointment_booked", "appointment_cancelled", "appointment_moved")
             else None
         )
         mail = messages.email(

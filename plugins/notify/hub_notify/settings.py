@@ -28,6 +28,7 @@ EVENTS = (
     "come_in_person",
     "appointment_booked",
     "appointment_cancelled",
+    "appointment_moved",
     "reminder",
 )
 # A registered status → the message it triggers (the statuses of the bundled plugins).

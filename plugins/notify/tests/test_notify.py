@@ -12,6 +12,7 @@ from typing import Any
 import httpx
 import pytest
 from hub_notify import tables
+from hub_notify.messages import BERLIN
 from hub_notify.schedule import queue_due
 from icalendar import Calendar
 from notify_mail import BOUNCING, TOKEN, notify_config
@@ -180,12 +181,14 @@ def test_an_appointment_confirmation_with_calendar_reminders_and_cancellation(of
     assert "Marktplatz 1" in str(event["LOCATION"])
     with office.hub.store.reading() as conn:
         due = dict(conn.execute(select(tables.schedule.c.task, tables.schedule.c.due_at)).all())
-    assert due == {"reminder48:a-0001": start - timedelta(hours=48),
-                   "reminder24:a-0001": start - timedelta(hours=24)}  # fmt: skip
+    at = f"{start:%Y%m%d%H%M}"
+    assert due == {f"reminder48:a-0001:{at}": start - timedelta(hours=48),
+                   f"reminder24:a-0001:{at}": start - timedelta(hours=24)}  # fmt: skip
     settings = office.hub.registry.validated["plugins.notify"]
     with hub.SimulatedClock(start - timedelta(hours=47)):
         assert queue_due(office.hub, settings) == 1
-    assert wait_until(lambda: len(mail.received) == 2)
+        # queued at that (simulated) time: the worker sends it while the clock says so
+        assert wait_until(lambda: len(mail.received) == 2)
     assert mail.received[1]["Subject"].startswith("Erinnerung: Ihr Termin am ")
     assert "den alten Pass und ein biometrisches Foto" in mail.received[1].get_content()
     office.hub.appointment_changed(
@@ -203,7 +206,7 @@ def test_an_appointment_confirmation_with_calendar_reminders_and_cancellation(of
     assert Calendar.from_ical(ics.get_content())["METHOD"] == "CANCEL"
     with office.hub.store.reading() as conn:
         left = conn.execute(select(tables.schedule.c.task)).scalars().all()
-    assert left == ["reminder48:a-0001"]  # queued already; the 24-hour one was dropped
+    assert left == [f"reminder48:a-0001:{at}"]  # queued already; the 24-hour one was dropped
     with hub.SimulatedClock(start - timedelta(hours=23)):
         assert queue_due(office.hub, settings) == 0
 
@@ -219,7 +222,7 @@ def test_quiet_hours_hold_messages_until_morning(tmp_path, mail) -> None:
             assert queue_due(live.hub, settings) == 0  # still night
             clock.set(datetime(2026, 12, 8, 6, 5, tzinfo=UTC))  # 07:05 in Berlin
             assert queue_due(live.hub, settings) == 1
-        assert told(live, rid, "notify:sent")
+            assert told(live, rid, "notify:sent")  # sent while the clock says morning
     assert len(mail.received) == 1
 
 
@@ -298,3 +301,30 @@ def test_a_service_can_have_its_own_wording(tmp_path, mail) -> None:
     assert "erika@example.org" not in logged and "Mustermann" not in logged  # no person
     sent = sorted(e["message"] for e in logs if e["event"] == "notification_sent")
     assert sent == ["ready_for_pickup", "received_by_office"]
+
+
+def test_a_moved_appointment_tells_the_new_time_and_moves_its_reminders(office, mail) -> None:
+    rid = submit(office, channels=["email"])
+    start = (datetime.now(UTC) + timedelta(days=5)).replace(microsecond=0, second=0)
+    later = start + timedelta(days=2, hours=1)
+
+    def change(status: str, when: datetime) -> hub.AppointmentChange:
+        return hub.AppointmentChange(
+            "a-0002", status, "zms", "10", "051110000000", when, "online", (PASS,), rid,
+            reason="Umbau im Bürgerbüro" if status == "moved" else None,
+            place="Bürgerbüro Mitte, Marktplatz 1",
+        )  # fmt: skip
+
+    office.hub.appointment_changed(change("booked", start))
+    office.hub.appointment_changed(change("moved", later))
+    assert wait_until(lambda: len(mail.received) == 2)
+    moved = next(m for m in mail.received if "verlegt" in m["Subject"])
+    assert f"{later.astimezone(BERLIN):%d.%m.%Y}" in moved["Subject"]
+    assert "Der Grund: Umbau im Bürgerbüro" in moved.get_body(("plain",)).get_content()
+    [ics] = [p for p in moved.iter_attachments() if p.get_content_type() == "text/calendar"]
+    event = Calendar.from_ical(ics.get_content()).walk("VEVENT")[0]
+    assert event["DTSTART"].dt == later and str(event["UID"]) == "a-0002@hub"
+    assert int(event["SEQUENCE"]) > 0  # calendars replace the entry they have
+    with office.hub.store.reading() as conn:
+        due = sorted(conn.execute(select(tables.schedule.c.due_at)).scalars())
+    assert due == [later - timedelta(hours=48), later - timedelta(hours=24)]
