@@ -152,7 +152,7 @@ def booking_cancelled(hub: Hub, system: str, process_id: str, reason: str) -> No
 
 @hookspec
 def appointment_changed(hub: Hub, change: AppointmentChange) -> None:
-    """Be told what became of an appointment (booked, cancelled, attended, no_show,
+    """Be told what became of an appointment (booked, cancelled, moved, attended, no_show,
     walk_in), after the change is durable — also for appointments that belong to no record.
 
     Whoever keeps appointments (the appointments plugin) calls

@@ -106,7 +106,8 @@ def appointment_changed(hub: Any, change: Any) -> None:
         "ars": change.ars,
         "channel": change.channel,
         "leika": change.leika[0] if change.leika else None,
-        "status": change.status,
+        # A moved appointment is a booked one on its new day.
+        "status": "booked" if change.status == "moved" else change.status,
     }
     with hub.store.transaction() as conn:
         found = conn.execute(
