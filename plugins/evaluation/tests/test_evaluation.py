@@ -303,3 +303,29 @@ def test_delivery_times_are_median_and_p90_of_known_durations(tmp_path: Path) ->
     }  # fmt: skip
     assert cells["koffer"]["median_minutes"] is None and cells["koffer"]["cases"] is None
     assert bad.status_code == 422 and bad.json()["errors"][0]["field"] == "by"
+
+
+def test_a_moved_appointment_counts_as_booked_on_its_new_day(tmp_path: Path) -> None:
+    from datetime import UTC, datetime
+
+    import hub
+    from hub.testing import Hub
+    from hub_evaluation.report import appointments_report
+
+    h = Hub(hub_config(f"sqlite:///{tmp_path / 'h.db'}", tmp_path / "o", TOKEN,
+                       plugins={"evaluation": {}}))  # fmt: skip
+    h.start(intake_thread=False)
+    try:
+        for n in range(5):
+            first = datetime(2026, 3, 2, 9, n, tzinfo=UTC)
+            args = ("zms", "10", "051110000000")
+            h.appointment_changed(hub.AppointmentChange(f"a{n}", "booked", *args, first, "online"))
+            moved = datetime(2026, 4, 6, 9, n, tzinfo=UTC)
+            h.appointment_changed(hub.AppointmentChange(f"a{n}", "moved", *args, moved, "online"))
+        cells, _ = appointments_report(
+            h.store, period="month", by=["office"], first=date(2026, 3, 1),
+            last=date(2026, 4, 30), ars_patterns=["*"], threshold=5,
+        )  # fmt: skip
+    finally:
+        h.close()
+    assert [(c.period, c.values["booked"]) for c in cells] == [("2026-04", 5)]
