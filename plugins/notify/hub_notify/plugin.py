@@ -20,9 +20,9 @@ STATUSES = {
 
 
 def settings(h: Any) -> Any:
-    from hub_notify.settings import NotifySettings
+    from hub_notify.settings import SETTINGS
 
-    return hub.parse_settings(NotifySettings, h.config.plugins.get(NAME, {}))
+    return SETTINGS(h)
 
 
 @hub.hookimpl

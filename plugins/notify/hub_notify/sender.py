@@ -27,7 +27,7 @@ from sqlalchemy.exc import IntegrityError
 import hub
 from hub import utcnow
 from hub_notify import messages, tables
-from hub_notify.settings import NotifyAdapterSettings, NotifySettings
+from hub_notify.settings import SETTINGS, NotifyAdapterSettings, NotifySettings
 
 log = structlog.get_logger("hub.notify")
 M, L, SUB = tables.messages, tables.letters, tables.subscriptions
@@ -35,10 +35,9 @@ PLUGIN = "notify"
 
 
 def plugin_settings(h: Any) -> NotifySettings:
-    raw = h.config.plugins.get(PLUGIN)
-    if raw is None:
+    if PLUGIN not in h.config.plugins:
         raise hub.ConfigurationError("the notify adapter needs [plugins.notify]")
-    return hub.parse_settings(NotifySettings, raw)
+    return SETTINGS(h)
 
 
 class NotifyAdapter:

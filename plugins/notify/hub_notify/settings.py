@@ -146,4 +146,18 @@ class NotifyAdapterSettings(hub.TlsSettings):
         return self
 
 
-__all__ = ["DEFAULT_TRIGGERS", "EVENTS", "NotifyAdapterSettings", "NotifySettings", "ServiceWords"]
+def _build(h: object) -> NotifySettings:
+    return hub.parse_settings(NotifySettings, h.config.plugins.get("notify", {}))  # type: ignore[attr-defined]
+
+
+# Parsed once per hub: the status hook runs for every status change of every record.
+SETTINGS: hub.PluginState[NotifySettings] = hub.PluginState("notify", _build)
+
+__all__ = [
+    "DEFAULT_TRIGGERS",
+    "EVENTS",
+    "SETTINGS",
+    "NotifyAdapterSettings",
+    "NotifySettings",
+    "ServiceWords",
+]

@@ -292,6 +292,8 @@ def test_a_service_can_have_its_own_wording(tmp_path, mail) -> None:
         live.hub.report_status(rid, "passport_office:ready_for_pickup", key="pickup")
         live.hub.report_status(rid, "passport_office:received", key="received")
         assert wait_until(lambda: len(mail.received) == 2)
+        # the sender logs once the server said yes and the history has it
+        assert wait_until(lambda: sum(e["event"] == "notification_sent" for e in logs) == 2)
     subjects = sorted(m["Subject"] for m in mail.received)
     assert subjects == ["Ihr Antrag ist in Bearbeitung: Reisepass",  # the bundled one
                         "Ihr Reisepass liegt im Bürgerbüro bereit"]  # fmt: skip
