@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import random
 import threading
+from datetime import timedelta
 from typing import Any
 
 import pytest
+from sqlalchemy import select
 from structlog.testing import capture_logs
 
 import hub
@@ -219,3 +221,83 @@ def test_personal_keys_are_redacted_by_the_log_processor() -> None:
         None, "info", {"event": "x", "family_name": "Mustermann", "record_id": "r1"}
     )
     assert event == {"event": "x", "family_name": "[redacted]", "record_id": "r1"}
+
+
+def _hub_with(make_config, adapter: Any, **delivery: Any) -> Hub:
+    plugin = AdapterPlugin()
+    plugin.adapters = {"gated": adapter}  # type: ignore[dict-item]
+    pm = PluginManager()
+    pm.register(plugin, name="scripted")
+    cfg = make_config(routes=[{"adapters": ["gated"]}], adapters={"gated": {}}, delivery=delivery)
+    h = Hub(cfg, pm)
+    h.start()
+    return h
+
+
+def test_outcomes_are_recorded_as_they_come_not_after_the_batch(make_config) -> None:
+    """A crash repeats at most what was in flight: the first deliveries of a batch are
+    recorded while a later one still runs."""
+    gate = threading.Event()
+    seen: list[str] = []
+
+    class Gated:
+        def deliver(self, record: hub.Record, ctx: hub.DeliveryContext) -> None:
+            seen.append(str(record.id))
+            if len(seen) == 3:
+                gate.wait(10)
+
+    h = _hub_with(make_config, Gated(), workers=1, batch_size=8, complete_every=1)
+    rids = [submit(h) for _ in range(5)]
+    h.dispatcher = Dispatcher(h)
+    h.dispatcher.start()
+    try:
+        assert wait_until(lambda: len(seen) == 3)
+        done = [rid for rid in rids if status_of(h, rid) == "delivered"]
+        assert done == seen[:2]  # recorded while the third is still being delivered
+    finally:
+        gate.set()
+        h.dispatcher.stop(10)
+        h.close()
+
+
+def test_an_item_whose_lease_another_worker_took_is_not_started(make_config) -> None:
+    """The renewal keeps the held leases ours; one it could not extend (taken over meanwhile)
+    is left alone instead of being delivered twice at the same time."""
+    from sqlalchemy import update
+
+    from hub.core.store.schema import deliveries
+
+    release = threading.Event()
+    seen: list[str] = []
+
+    class Slow:
+        def deliver(self, record: hub.Record, ctx: hub.DeliveryContext) -> None:
+            seen.append(str(record.id))
+            release.wait(10)
+
+    h = _hub_with(make_config, Slow(), workers=1, batch_size=2, lease_seconds=0.6)
+    first, second = submit(h), submit(h)
+    h.dispatcher = Dispatcher(h)
+    h.dispatcher.start()
+    try:
+        assert wait_until(lambda: len(seen) == 1)
+        other = second if seen[0] == first else first
+        with h.store.engine.begin() as conn:  # another worker takes the second lease over
+            conn.execute(
+                update(deliveries)
+                .where(deliveries.c.record_id == other)
+                .values(lease_owner="thief", lease_expires_at=hub.utcnow() + timedelta(hours=1))
+            )
+        threading.Timer(1.2, release.set).start()  # well past the 0.6 s lease
+        assert wait_until(lambda: status_of(h, seen[0]) == "delivered", timeout=10)
+        # the loop decided about the second one before recording the first
+        assert seen == [seen[0]]  # the second one was not started by this worker
+        with h.store.reading() as conn:
+            owner = conn.execute(
+                select(deliveries.c.lease_owner).where(deliveries.c.record_id == other)
+            ).scalar()
+        assert owner == "thief"
+    finally:
+        release.set()
+        h.dispatcher.stop(10)
+        h.close()

@@ -157,7 +157,8 @@ def test_renew_keeps_a_lease_alive(store: Store) -> None:
     store.insert_batch([new_record()])
     [lease], _ = store.lease("w", 1, 0.3)
     time.sleep(0.15)
-    assert store.renew("w", [lease.delivery_id], 0.5) == 1
+    assert store.renew("w", [lease.delivery_id], 0.5) == {lease.delivery_id}
+    assert store.renew("someone-else", [lease.delivery_id], 0.5) == set()
     time.sleep(0.25)
     assert store.lease("thief", 1, 30)[0] == []
 

@@ -85,6 +85,14 @@ class DeliveryConfig(_Section):
     workers: int = Field(default=2, ge=0, description="Delivery threads per process")
     batch_size: int = Field(default=32, ge=1, le=1000)
     lease_seconds: float = Field(default=60.0, gt=0)
+    complete_every: int = Field(
+        default=32,
+        ge=1,
+        le=1000,
+        description="Outcomes recorded together at most (or after 0.25 s): after a crash at "
+        "most these and the one in flight are delivered again; smaller costs throughput "
+        "(bench/RESULTS.md)",
+    )
     max_attempts: int = Field(default=12, ge=1)
     max_age_seconds: float = Field(default=3 * 86400, gt=0)
     backoff_initial: float = Field(default=2.0, gt=0)

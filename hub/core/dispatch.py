@@ -27,6 +27,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from hub.core.hub import Hub
 
 log = structlog.get_logger("hub.dispatch")
+GROUP_SECONDS = 0.25  # outcomes wait at most this long to be recorded
 
 
 def backoff_delay(attempt: int, initial: float, cap: float, rng: random.Random) -> float:
@@ -47,6 +48,9 @@ class Dispatcher:
         self._pending_wake = False
         self._threads: list[threading.Thread] = []
         self._inflight: dict[str, set[int]] = {}
+        # Until when (monotonic) each held lease is known to be ours: set at lease time,
+        # moved on by each renewal that extended it.
+        self._held_until: dict[int, float] = {}
         self._inflight_lock = threading.Lock()
         self._rng = random.Random()
         base = f"{socket.gethostname()[:24]}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
@@ -132,23 +136,53 @@ class Dispatcher:
             self.run_batch(owner, leases)
 
     def run_batch(self, owner: str, leases: list[Lease]) -> None:
+        """Deliver a leased batch, recording outcomes as they come in small groups
+        (``complete_every``, or after ``GROUP_SECONDS``): a crash repeats at most the group
+        and the delivery in flight. An item whose lease no renewal kept ours is not started
+        (another worker may have it by now)."""
+        until = time.monotonic() + self.cfg.lease_seconds
         with self._inflight_lock:
             held = self._inflight.setdefault(owner, set())
             held.update(lease.delivery_id for lease in leases)
-        outcomes: list[Outcome] = []
+            for lease in leases:
+                self._held_until[lease.delivery_id] = until
+        group: list[Outcome] = []
+        started = time.monotonic()
         unstarted: list[Lease] = []
         try:
             for lease in leases:
-                if self._stopping.is_set():
+                if self._stopping.is_set() or not self._still_ours(lease.delivery_id):
                     unstarted.append(lease)
                     continue
-                outcomes.append(self._deliver(lease))
-            self._complete(owner, self._flush(outcomes))
+                group.append(self._deliver(lease))
+                full = len(group) >= self.cfg.complete_every
+                if full or time.monotonic() - started >= GROUP_SECONDS:
+                    self._record(owner, group, held)
+                    group, started = [], time.monotonic()
+            self._record(owner, group, held)
             if unstarted:
                 self.hub.store.release(owner, [lease.delivery_id for lease in unstarted])
         finally:
             with self._inflight_lock:
-                held.difference_update(lease.delivery_id for lease in leases)
+                for lease in leases:
+                    held.discard(lease.delivery_id)
+                    self._held_until.pop(lease.delivery_id, None)
+
+    def _still_ours(self, delivery_id: int) -> bool:
+        """Whether the lease is ours for a while yet: a renewal extends it every third of
+        its length, so less than that left means renewals have stopped reaching it."""
+        with self._inflight_lock:
+            until = self._held_until.get(delivery_id, 0.0)
+        return until - time.monotonic() > self.cfg.lease_seconds / 3
+
+    def _record(self, owner: str, group: list[Outcome], held: set[int]) -> None:
+        if not group:
+            return
+        self._complete(owner, self._flush(group))
+        with self._inflight_lock:  # recorded: no longer ours to renew
+            for outcome in group:
+                held.discard(outcome.lease.delivery_id)
+                self._held_until.pop(outcome.lease.delivery_id, None)
 
     def _flush(self, outcomes: list[Outcome]) -> list[Outcome]:
         """Let adapters make a batch durable at once (``flush()``, optional) before it counts
@@ -269,7 +303,15 @@ class Dispatcher:
                 continue
             last = time.monotonic()
             for owner, ids in snapshot.items():
+                asked = time.monotonic()
                 try:
-                    self.hub.store.renew(owner, ids, self.cfg.lease_seconds)
+                    extended = self.hub.store.renew(owner, ids, self.cfg.lease_seconds)
                 except Exception as exc:
                     log.error("lease_renew_failed", error=type(exc).__name__)
+                    continue
+                with self._inflight_lock:
+                    for delivery_id in extended:
+                        if delivery_id in self._held_until:
+                            self._held_until[delivery_id] = asked + self.cfg.lease_seconds
+                if len(extended) < len(ids):
+                    log.warning("leases_lost", count=len(ids) - len(extended))

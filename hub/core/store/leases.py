@@ -141,22 +141,21 @@ class Leasing:
         ]
         return leases, changes
 
-    def renew(self, owner: str, delivery_ids: Iterable[int], lease_seconds: float) -> int:
+    def renew(self, owner: str, delivery_ids: Iterable[int], lease_seconds: float) -> set[int]:
+        """Extend the leases ``owner`` still holds; returns the ids it extended (a lease
+        another worker took over meanwhile is not among them)."""
         ids = list(delivery_ids)
         if not ids:
-            return 0
+            return set()
         until = utcnow() + timedelta(seconds=lease_seconds)
+        held = (
+            deliveries.c.id.in_(ids),
+            deliveries.c.lease_owner == owner,
+            deliveries.c.status == RecordStatus.delivering.value,
+        )
         with self.engine.begin() as conn:
-            res = conn.execute(
-                update(deliveries)
-                .where(
-                    deliveries.c.id.in_(ids),
-                    deliveries.c.lease_owner == owner,
-                    deliveries.c.status == RecordStatus.delivering.value,
-                )
-                .values(lease_expires_at=until)
-            )
-            return res.rowcount or 0
+            conn.execute(update(deliveries).where(*held).values(lease_expires_at=until))
+            return set(conn.execute(select(deliveries.c.id).where(*held)).scalars())
 
     def release(self, owner: str, delivery_ids: Iterable[int]) -> None:
         """Give leases back unused (shutdown) so another worker can take them at once."""
