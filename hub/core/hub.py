@@ -325,9 +325,15 @@ class Hub:
         """Deliver what is due now in the calling thread until nothing due is left, through
         the same leases and adapters as the workers (tools, replays of history; a running
         daemon's workers do this all the time). Returns the deliveries attempted."""
+        return (self.dispatcher or self._drainer).drain(batch)
+
+    @cached_property
+    def _drainer(self) -> Dispatcher:
+        """A dispatcher without threads for :meth:`deliver_due` (made once: a replay calls
+        it for every record)."""
         from hub.core.dispatch import Dispatcher
 
-        return (self.dispatcher or Dispatcher(self, workers=0)).drain(batch)
+        return Dispatcher(self, workers=0)
 
     def follow_up(self, record_id: str, adapter: str, task: str, payload: Any = None) -> FollowUp:
         """Queue a follow-up delivery: something adapter instance ``adapter`` owes the record

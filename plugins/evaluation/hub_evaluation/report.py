@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
@@ -484,8 +483,6 @@ def window(first: date | None, last: date | None) -> tuple[date, date]:
     end = last or today
     return (first or end - timedelta(days=365)), end
 
-
-Report = Callable[..., tuple[list[Cell], dict[str, int | None]]]
 
 __all__ = [
     "APPOINTMENT_DIMENSIONS",

@@ -28,7 +28,7 @@ from hub_evaluation.report import (
     table,
     window,
 )
-from hub_evaluation.yearly import evaluation
+from hub_evaluation.yearly import evaluation, places
 
 Period = Literal["day", "week", "month", "year"]
 Format = Literal["json", "csv", "xlsx", "ods"]
@@ -324,9 +324,7 @@ def draw(h: Any, name: str, scope: list[str], start: date, end: date, min_cell: 
             "Auslastung der angebotenen Termine",
             "%",
         )
-    figures = evaluation(h.store, all_einsaetze(h), **common)
-    points = [(f.place, f.lat, f.lon, f.cases) for f in figures.einsaetze]
-    return charts.places(points, "Einsatzorte (Kreisfläche: Fälle)")
+    return charts.places(places(h.store, **common), "Einsatzorte (Kreisfläche: Fälle)")
 
 
 def _names(h: Any) -> dict[str, str]:

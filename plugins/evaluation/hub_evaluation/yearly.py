@@ -131,6 +131,21 @@ def evaluation(
     )
 
 
+def places(
+    store: Any, *, first: date, last: date, ars_patterns: list[str], threshold: int
+) -> list[tuple[str, float, float, int | None]]:
+    """Each visible Einsatz's place with its cases in the window (None: hidden), for the map."""
+    E = tables.einsaetze
+    with store.reading() as conn:
+        rows = [r for r in conn.execute(select(E)).all() if _in_scope(r.ars, ars_patterns)]
+    cells, _ = cases_report(
+        store, period="all", by=["einsatz"], first=first, last=last,
+        ars_patterns=ars_patterns, threshold=threshold, einsaetze=[r.einsatz_id for r in rows],
+    )  # fmt: skip
+    cases = {c.keys[0]: public(c, ["einsatz"])["cases"] for c in cells}
+    return [(r.place, r.lat, r.lon, cases.get(r.einsatz_id)) for r in rows]
+
+
 def _times(
     store: Any, ids: list[str], until: str, common: dict[str, Any]
 ) -> tuple[float | None, float | None, int]:
@@ -147,4 +162,4 @@ def _in_scope(ars: str, patterns: list[str]) -> bool:
     )
 
 
-__all__ = ["KIND_WORDS", "EinsatzFigures", "Evaluation", "evaluation"]
+__all__ = ["KIND_WORDS", "EinsatzFigures", "Evaluation", "evaluation", "places"]

@@ -62,7 +62,9 @@ def register_adapters(register: Any) -> None:
 
 
 @hub.hookimpl
-def record_status_changed(hub: Any, record_id: str, status: str, adapter: str | None) -> None:
+def record_status_changed(
+    hub: Any, record_id: str, status: str, adapter: str | None, detail: str | None
+) -> None:
     """A status the configuration names (``triggers``) queues its message."""
     if NAME not in hub.config.plugins:
         return
@@ -72,18 +74,8 @@ def record_status_changed(hub: Any, record_id: str, status: str, adapter: str | 
         return
     from hub_notify.schedule import tell
 
-    tell(hub, found, record_id, event, {"event": event, "detail": _detail(hub, record_id, status)})
-
-
-def _detail(h: Any, record_id: str, status: str) -> str | None:
-    """The reason a backend gave with the status (meant for the citizen), if any."""
-    record = h.store.get_record(record_id)
-    if record is None:
-        return None
-    for entry in reversed(record.history):
-        if entry.status == status:
-            return entry.detail
-    return None
+    # The detail is the reason the backend gave with the status, meant for the citizen.
+    tell(hub, found, record_id, event, {"event": event, "detail": detail})
 
 
 @hub.hookimpl
