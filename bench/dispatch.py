@@ -53,6 +53,16 @@ from hub.testing import postgres_schema
 ROOT = Path(__file__).resolve().parents[1]
 TOKEN = "bench-token-0123456789"
 SAMPLE = json.loads((ROOT / "examples" / "sample-record.json").read_text())
+# The production mix: half Anmeldungen from the portal (XMeld check, delivery over XTA and to
+# the file adapter), half Gewerbeanmeldungen (file adapter); the catalogue enriches both.
+MIX = {
+    "file": [SAMPLE],
+    "production": [
+        SAMPLE | {"channel": "portal"},
+        json.loads((ROOT / "examples" / "gewerbe-record.json").read_text()) | {"channel": "portal"},
+    ],
+}
+BODIES: list[bytes] = [json.dumps(SAMPLE).encode()]
 
 
 def free_port() -> int:
@@ -71,7 +81,34 @@ def database(kind: str, workdir: Path) -> Iterator[str]:
             yield url
 
 
-def write_config(path: Path, url: str, outbox: Path, port: int, workers: int) -> None:
+def write_config(
+    path: Path, url: str, outbox: Path, port: int, workers: int, xta_port: int | None = None
+) -> None:
+    """The hub's config; with ``xta_port`` the production mix (Anmeldungen to the XMeld adapter
+    over XTA 2, with its inbox poller; the catalogue configured), else every record to the file
+    adapter."""
+    routes = '[[routes]]\nadapters = ["file"]\n'
+    extra = ""
+    if xta_port is not None:
+        gateway = f"http://127.0.0.1:{xta_port}"
+        xta = (f'management_url = "{gateway}/management"\nsend_url = "{gateway}/send"\n'
+               f'msgbox_url = "{gateway}/msgbox"\naccount = "psw:05111999"\n')  # fmt: skip
+        routes = '[[routes]]\nleika = "991150*"\nadapters = ["xmeld"]\n' + routes
+        extra = f"""
+[adapters.xmeld]
+{xta}author_name = "Serviceportal (bench)"
+author_email = "hub@bench.invalid"
+test = true
+[adapters.xmeld.author_address]
+strasse = "Marktplatz"
+hausnummer = "1"
+postleitzahl = "40213"
+wohnort = "Düsseldorf"
+[pollers.xmeld_inbox]
+{xta}interval = 1.0
+[plugins.ozg_catalog]
+pvog_enabled = false
+"""
     path.write_text(f"""
 [server]
 port = {port}
@@ -86,11 +123,10 @@ name = "bench"
 token_sha256 = "{hashlib.sha256(TOKEN.encode()).hexdigest()}"
 scopes = ["records:write", "records:read"]
 municipalities = ["*"]
-[[routes]]
-adapters = ["file"]
+{routes}
 [adapters.file]
 directory = "{outbox}"
-""")
+{extra}""")
 
 
 # Environment of the hub processes (``--core-only`` adds HUB_DISABLE_PLUGINS).
@@ -142,7 +178,6 @@ async def wait_ready(port: int) -> None:
 
 async def load(port: int, records: int, concurrency: int) -> float:
     """POST ``records`` submissions with ``concurrency`` clients; returns seconds taken."""
-    body = json.dumps(SAMPLE).encode()
     run = uuid.uuid4().hex[:8]
     numbers = iter(range(records))
     failures = 0
@@ -158,7 +193,9 @@ async def load(port: int, records: int, concurrency: int) -> float:
                     "Idempotency-Key": f"{run}-{n}",
                 }
                 async with session.post(
-                    f"http://127.0.0.1:{port}/v1/records", data=body, headers=headers
+                    f"http://127.0.0.1:{port}/v1/records",
+                    data=BODIES[n % len(BODIES)],
+                    headers=headers,
                 ) as r:
                     await r.read()
                     failures += r.status != 202
@@ -203,15 +240,22 @@ def baseline(url: str, records: int) -> float:
     return records / elapsed
 
 
-def one_run(kind: str, records: int, concurrency: int, workers: int) -> dict[str, float]:
+def one_run(kind: str, records: int, concurrency: int, workers: int, mix: str) -> dict[str, float]:
     with tempfile.TemporaryDirectory(prefix="hub-bench-") as tmp:
         work = Path(tmp)
         with database(kind, work) as url:
             result = {"baseline_tx_s": baseline(url, records)}
             port = free_port()
             cfg = work / "hub.toml"
-            write_config(cfg, url, work / "outbox", port, workers)
             log = work / "hub.log"
+            gateway = None
+            xta_port = None
+            if mix == "production":  # the Meldebehörde's gateway: a process of its own
+                xta_port = free_port()
+                gateway = spawn(cfg, "xta", "simulator", "--port", str(xta_port),
+                                "--account", "psw:05111999", "--office", "ags:05111000",
+                                log=log)  # fmt: skip
+            write_config(cfg, url, work / "outbox", port, workers, xta_port)
             store = Store(url)
 
             serve = spawn(cfg, "serve", "--workers", "0", log=log)
@@ -230,10 +274,16 @@ def one_run(kind: str, records: int, concurrency: int, workers: int) -> dict[str
             result["mixed_accepted_s"] = records / asyncio.run(load(port, records, concurrency))
             result["mixed_end_to_end_s"] = records / wait_delivered(store, 2 * records, started)
             stop(serve)
+            if gateway is not None:
+                stop(gateway)
+            counts = store.count_by_status()
             store.dispose()
+            if counts.get("dead_letter"):
+                raise RuntimeError(f"{counts['dead_letter']} deliveries dead-lettered (see {log})")
+            to_file = 2 * records  # every record also goes to the file adapter (catch-all route)
             files = sum(1 for p in (work / "outbox").iterdir() if not p.name.startswith("."))
-            if files != 2 * records:
-                raise RuntimeError(f"expected {2 * records} delivered files, found {files}")
+            if files != to_file:
+                raise RuntimeError(f"expected {to_file} delivered files, found {files}")
             return result
 
 
@@ -245,14 +295,22 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--databases", default="sqlite,postgresql")
     parser.add_argument("--core-only", action="store_true", help="block the bundled plugins")
+    parser.add_argument(
+        "--mix",
+        choices=sorted(MIX),
+        default="file",
+        help="file: the sample record to the file adapter; production: Anmeldungen over XMeld/XTA "
+        "and Gewerbeanmeldungen to the file adapter, the catalogue configured",
+    )
     args = parser.parse_args()
+    BODIES[:] = [json.dumps(body).encode() for body in MIX[args.mix]]
     if args.core_only:
         HUB_ENV["HUB_DISABLE_PLUGINS"] = ",".join(bundled_plugins())
     else:
         HUB_ENV.pop("HUB_DISABLE_PLUGINS", None)
     print(
         f"records={args.records} repeat={args.repeat} concurrency={args.concurrency} "
-        f"workers={args.workers} cpus={os.cpu_count()} "
+        f"workers={args.workers} cpus={os.cpu_count()} mix={args.mix} "
         f"plugins={'blocked' if args.core_only else 'as installed'}",
         flush=True,
     )
@@ -262,7 +320,7 @@ def main() -> None:
     for kind in args.databases.split(","):
         runs = []
         for n in range(args.repeat):
-            runs.append(one_run(kind, args.records, args.concurrency, args.workers))
+            runs.append(one_run(kind, args.records, args.concurrency, args.workers, args.mix))
             print(
                 f"  {kind} run {n + 1}: " + ", ".join(f"{k}={v:.0f}" for k, v in runs[-1].items()),
                 file=sys.stderr,

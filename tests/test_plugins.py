@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 import textwrap
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +18,8 @@ from hub.core.errors import ConfigurationError
 from hub.core.hub import Hub
 from hub.core.plugins import PluginManager
 from hub.testing import sample_submission
+
+from .conftest import TOKEN
 
 HUB = [sys.executable, "-m", "hub"]
 
@@ -458,3 +461,27 @@ def test_a_periodic_task_runs_at_start_and_survives_a_failing_round() -> None:
     stopped_at = len(rounds)
     time.sleep(0.1)
     assert len(rounds) == stopped_at  # stop() ends it
+
+
+@pytest.mark.parametrize("blocking", [False, True])
+def test_enrichers_that_never_wait_run_on_the_event_loop(make_config, plugins, blocking) -> None:
+    """``blocking=False`` everywhere: intake enriches on the server's event loop; one enricher
+    that may wait sends the work to a thread (the loop keeps serving other requests)."""
+    from hub.testing import LiveHub
+
+    threads: list[str] = []
+
+    class Recorder:
+        @hub.hookimpl
+        def register_enrichers(self, register):
+            register(
+                "where",
+                lambda record, ctx: threads.append(threading.current_thread().name),
+                blocking=blocking,
+            )
+
+    plugins.register(Recorder(), name="recorder")  # beside the bundled ones (all non-blocking)
+    with LiveHub(make_config(), plugins) as live, live.client(TOKEN) as c:
+        assert c.post("/v1/records", json=sample_submission()).status_code == 202
+    assert len(threads) == 1
+    assert threads[0].startswith("AnyIO worker thread") is blocking

@@ -98,7 +98,8 @@ def register_channels(register: RegisterChannel) -> None:
 def register_enrichers(register: RegisterEnricher) -> None:
     """Register record enrichers/validators that run on every submission before it is stored.
 
-    Call ``register(name, enricher, phase="check", routed_only=False)``. Enrichers run phase by
+    Call ``register(name, enricher, phase="check", routed_only=False, blocking=True)``.
+    Enrichers run phase by
     phase — ``catalogue`` (fill names, authorities), ``identity`` (check the applicant's
     identity), ``check`` (protocol checks) — in pluggy's call order within a phase. With
     ``routed_only=True`` an enricher runs only for records routed to one of this plugin's adapter
@@ -107,7 +108,11 @@ def register_enrichers(register: RegisterEnricher) -> None:
     ``enricher(record, ctx)`` receives the draft :class:`hub.Record` (mutable) and an
     :class:`hub.EnrichContext`; it may fill fields (service name, OZG id, responsible
     authority) or raise :class:`hub.IntakeRejected` naming the field and rule. It must not block
-    intake on a slow or failing remote service: degrade and carry on.
+    intake on a slow or failing remote service: degrade and carry on (or look it up after the
+    commit, as the catalogue does with PVOG). ``blocking=False`` declares that the enricher
+    only computes and reads memory or the hub's store (no network, no large files): when every
+    enricher says so, intake runs them on the server's event loop and saves each request two
+    thread switches; one blocking enricher sends every record's enrichment to a thread.
     """
 
 

@@ -95,7 +95,7 @@ class IntakeEndpoint:
             "identity": claim,
         }
         intake = hub.intake
-        if hub.registry.enrichers:  # enrichers may do blocking I/O: keep it off the event loop
+        if any(e.blocking for e in hub.registry.enrichers):  # may wait: off the event loop
             item = await run_in_threadpool(lambda: intake.prepare(sub, **kwargs))
         else:
             item = intake.prepare(sub, **kwargs)

@@ -258,14 +258,21 @@ class PluginManager:
             reg.poller_types[name] = PollerType(name, factory, float(interval), _RUNNING.get())
 
         def enricher(
-            name: str, fn: Any, *, phase: str = "check", routed_only: bool = False
+            name: str,
+            fn: Any,
+            *,
+            phase: str = "check",
+            routed_only: bool = False,
+            blocking: bool = True,
         ) -> None:
             _check_name("enricher", name, {e.name: e for e in reg.enrichers})
             if phase not in PHASES:
                 raise ConfigurationError(
                     f"enricher {name!r}: phase {phase!r} is not one of {', '.join(PHASES)}"
                 )
-            reg.enrichers.append(Enricher(name, fn, phase, _RUNNING.get(), routed_only))
+            reg.enrichers.append(
+                Enricher(name, fn, phase, _RUNNING.get(), routed_only, bool(blocking))
+            )
 
         def identity(name: str, provider: Any) -> None:
             _check_name("identity provider", name, reg.identity_providers)

@@ -120,6 +120,7 @@ class Enricher:
     phase: str = "check"
     plugin: str = ""
     routed_only: bool = False  # only for records routed to an adapter type of this plugin
+    blocking: bool = True  # may wait on the network: intake runs it off the event loop
 
 
 # Enrichers run phase by phase, in pluggy's call order within a phase: the catalogue fills in
@@ -129,7 +130,13 @@ PHASES = ("catalogue", "identity", "check")
 
 class RegisterEnricher(Protocol):
     def __call__(
-        self, name: str, enricher: EnricherFn, *, phase: str = "check", routed_only: bool = False
+        self,
+        name: str,
+        enricher: EnricherFn,
+        *,
+        phase: str = "check",
+        routed_only: bool = False,
+        blocking: bool = True,
     ) -> None: ...
 
 

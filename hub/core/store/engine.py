@@ -63,8 +63,11 @@ class Connections:
 
     @staticmethod
     def _sqlite_engine(url: str, *, immediate: bool, echo: bool) -> Engine:
+        # Readers keep their connections: one beyond the pool is opened and closed per use,
+        # which with its pragmas costs more than the read (intake serves 40 threads at once).
+        sizes = {} if immediate else {"pool_size": 48, "max_overflow": 16}
         engine = create_engine(
-            url, echo=echo, connect_args={"check_same_thread": False, "timeout": 30}
+            url, echo=echo, connect_args={"check_same_thread": False, "timeout": 30}, **sizes
         )
 
         @event.listens_for(engine, "connect")

@@ -109,7 +109,7 @@ def register_enrichers(register: Any) -> None:
             return  # installed, not configured: records pass as they would without it
         check(record, ctx, st)
 
-    register("koffer_applications", enrich, phase="check")
+    register("koffer_applications", enrich, phase="check", blocking=False)  # store reads
 
 
 @hub.hookimpl

@@ -139,7 +139,7 @@ def check_trust_level(record: hub.Record, ctx: hub.EnrichContext) -> None:
 
 @hub.hookimpl
 def register_enrichers(register: Any) -> None:
-    register("bundid_trust_level", check_trust_level, phase="identity")
+    register("bundid_trust_level", check_trust_level, phase="identity", blocking=False)
 
 
 @hub.hookimpl

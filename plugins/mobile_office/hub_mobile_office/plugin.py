@@ -258,4 +258,4 @@ def register_enrichers(register: Any) -> None:
             if found is not None:
                 record.location = record.location.model_copy(update={"einsatz_id": found})
 
-    register("mobile_office_einsatz", einsatz, phase="check")
+    register("mobile_office_einsatz", einsatz, phase="check", blocking=False)  # store reads

@@ -4,6 +4,10 @@ Both walk up the ARS levels (Gemeinde → Kreis → Land → Bund) when a level 
 results are cached in the store with a TTL (found: ``cache_ttl``; not found: ``negative_ttl``);
 when PVOG fails, a stale cache entry is served and marked ``stale``. After a PVOG failure the
 resolver stops asking for ``breaker_seconds``, so an outage costs one timeout, not one per record.
+
+Intake never waits for PVOG (:class:`IntakeLookup`): it answers from the offline table and the
+cache, read at most once per service and place every few seconds, and leaves a miss to a
+background refresh whose answer serves the records that come after it.
 """
 
 from __future__ import annotations
@@ -136,6 +140,71 @@ class AuthorityResolver:
     def _trip(self) -> None:
         with self._lock:
             self._open_until = time.monotonic() + self.breaker_seconds
+
+
+class IntakeLookup:
+    """Authority lookups on the intake path: no remote call, and at most one cache read per
+    service and place every ``memo_seconds`` (a cache entry another process wrote, or one aged
+    in the database, is seen after that at the latest). A missing or expired entry is queued
+    for :meth:`refresh`, which a background task runs; the record at hand is accepted with what
+    is known now (like any record while PVOG is down: enrichment never blocks intake). The
+    queue lives in memory on purpose: a lost queue only means the next record for that
+    service and place queues it again."""
+
+    def __init__(self, resolver: AuthorityResolver, memo_seconds: float):
+        self.resolver = resolver
+        self.memo_seconds = memo_seconds
+        self._memo: dict[tuple[str, str], tuple[float, AuthorityResult | None]] = {}
+        self._pending: set[tuple[str, str]] = set()
+        self._lock = threading.Lock()
+
+    def resolve(self, leika_key: str, ars: str) -> AuthorityResult | None:
+        offline = self.resolver._offline(leika_key, Ars.parse(ars))
+        if offline is not None:
+            return offline
+        now = time.monotonic()
+        with self._lock:
+            memo = self._memo.get((leika_key, ars))
+        if memo is not None and memo[0] > now:
+            return memo[1]
+        result = self._from_cache(leika_key, ars)
+        with self._lock:
+            if len(self._memo) > 100_000:  # services × places of a state; never unbounded
+                self._memo.clear()
+            self._memo[(leika_key, ars)] = (now + self.memo_seconds, result)
+        return result
+
+    def _from_cache(self, leika_key: str, ars: str) -> AuthorityResult | None:
+        cached = self.resolver.catalogue.cache_get(leika_key, ars)
+        fresh = False
+        if cached is not None:
+            age = (utcnow() - cached[1]).total_seconds()
+            ttl = self.resolver.cache_ttl if cached[0].get("found") else self.resolver.negative_ttl
+            fresh = age <= ttl
+        if not fresh and self.resolver.pvog is not None:
+            with self._lock:
+                self._pending.add((leika_key, ars))
+        return None if cached is None else _from_cache(cached[0], stale=not fresh)
+
+    def pending(self) -> int:
+        with self._lock:
+            return len(self._pending)
+
+    def refresh(self) -> int:
+        """Ask PVOG for every queued service and place (each answer goes to the cache); returns
+        how many were answered. Unanswered ones (PVOG down) are queued again by later records."""
+        with self._lock:
+            queued, self._pending = self._pending, set()
+        answered = 0
+        for leika_key, ars in sorted(queued):
+            try:
+                result = self.resolver.resolve(leika_key, ars)
+            except AuthorityUnavailable:
+                continue
+            answered += 1
+            with self._lock:
+                self._memo[(leika_key, ars)] = (time.monotonic() + self.memo_seconds, result)
+        return answered
 
 
 def _from_cache(result: dict[str, Any], *, stale: bool) -> AuthorityResult:

@@ -117,6 +117,11 @@ class Catalogue:
 
     def snapshot(self) -> Snapshot:
         now = time.monotonic()
+        current = self._snapshot
+        # Lock-free while fresh: every intake thread asks several times per record, and a lock
+        # taken each time queued them behind one another.
+        if current is not None and now - self._checked < VERSION_CHECK_SECONDS:
+            return current
         with self._lock:
             if self._snapshot is not None and now - self._checked < VERSION_CHECK_SECONDS:
                 return self._snapshot

@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 import hub
 from hub import pass_hub, require_client
-from hub_ozg_catalog.authority import AuthorityResolver, AuthorityUnavailable
+from hub_ozg_catalog.authority import AuthorityResolver, AuthorityUnavailable, IntakeLookup
 from hub_ozg_catalog.catalogue import Catalogue
 from hub_ozg_catalog.importers import ImportProblem, read_leika_csv, read_regions, read_xzufi
 from hub_ozg_catalog.keys import Ars, KeyError_, LeikaKey
@@ -34,7 +34,14 @@ class CatalogSettings(BaseModel):
     pvog_url: str = DEFAULT_URL
     timeout: float = Field(default=5.0, gt=0, description="PVOG timeout for CLI and API lookups")
     retries: int = Field(default=2, ge=0)
-    enrich_timeout: float = Field(default=1.5, gt=0, description="PVOG timeout during intake")
+    enrich_timeout: float = Field(
+        default=1.5, gt=0, description="PVOG timeout of the background lookups intake queues"
+    )
+    intake_memo_seconds: float = Field(
+        default=5.0,
+        ge=0,
+        description="How long intake reuses what it read from the authority cache",
+    )
     cache_ttl_seconds: float = Field(default=86400, ge=0)
     negative_ttl_seconds: float = Field(default=3600, ge=0)
     breaker_seconds: float = Field(default=60, ge=0)
@@ -49,7 +56,7 @@ class State:
     settings: CatalogSettings
     catalogue: Catalogue
     resolver: AuthorityResolver
-    intake_resolver: AuthorityResolver
+    intake: IntakeLookup
 
 
 def _build_state(h: Any) -> State:
@@ -77,7 +84,7 @@ def _build_state(h: Any) -> State:
         settings,
         catalogue,
         resolver(settings.timeout, settings.retries),
-        resolver(settings.enrich_timeout, 0),
+        IntakeLookup(resolver(settings.enrich_timeout, 0), settings.intake_memo_seconds),
     )
 
 
@@ -133,12 +140,8 @@ def enrich(record: hub.Record, ctx: hub.EnrichContext) -> None:
 
 
 def _attach_authority(st: State, record: hub.Record, key: str, ars: str) -> None:
-    try:
-        result = st.intake_resolver.resolve(key, ars)
-    except AuthorityUnavailable:
-        log.info("authority_unresolved", reason="pvog_unavailable")
-        return  # enrichment never blocks intake
-    if not result.found or not result.authority:
+    result = st.intake.resolve(key, ars)  # never remote: a miss is looked up in the background
+    if result is None or not result.found or not result.authority:
         return
     try:
         record.authority = hub.Authority.model_validate(
@@ -149,8 +152,21 @@ def _attach_authority(st: State, record: hub.Record, key: str, ars: str) -> None
 
 
 @hub.hookimpl
+def register_services(register: Any, hub: Any) -> None:
+    """With PVOG enabled: look up, in the background, the authorities intake did not know."""
+    from hub import PeriodicTask
+
+    st = state(hub)
+    if st.settings.pvog_enabled:
+        register(
+            "ozg_catalog_authorities",
+            PeriodicTask("ozg_catalog_authorities", st.intake.refresh, 1.0),
+        )
+
+
+@hub.hookimpl
 def register_enrichers(register: Any) -> None:
-    register(NAME, enrich, phase="catalogue")
+    register(NAME, enrich, phase="catalogue", blocking=False)  # PVOG: after the commit
 
 
 # --- HTTP --------------------------------------------------------------------------------------

@@ -154,3 +154,28 @@ def test_unexpected_payload_is_an_error_not_a_crash(httpx_mock, hub_factory) -> 
     )
     with pytest.raises(AuthorityUnavailable, match="not a list"):
         state(hub_factory(retries=0)).resolver.resolve(KEY, KOELN)
+
+
+def test_intake_lookup_reads_the_cache_rarely_and_queues_misses(
+    httpx_mock, hub_factory, fixtures_dir
+) -> None:
+    answer_fully(httpx_mock, fixtures_dir)
+    h = hub_factory(cache_ttl_seconds=3600, retries=0, intake_memo_seconds=0.3)
+    lookup = state(h).intake
+    assert lookup.resolve(KEY, KOELN) is None  # nothing known: no remote call on this path
+    assert httpx_mock.get_requests() == [] and lookup.pending() == 1
+    assert lookup.refresh() == 1 and len(httpx_mock.get_requests()) == 3
+    found = lookup.resolve(KEY, KOELN)
+    assert found is not None and found.found and found.source == "pvog"
+    # Aged in the database: intake sees it once its memo expired, serves it stale, queues it.
+    with h.store.transaction() as conn:
+        conn.execute(
+            update(tables.authority_cache).values(fetched_at=first_fetched(h) - timedelta(days=2))
+        )
+    assert lookup.resolve(KEY, KOELN).source == "pvog" and lookup.pending() == 0  # memo
+    import time
+
+    time.sleep(0.35)
+    stale = lookup.resolve(KEY, KOELN)
+    assert stale is not None and stale.stale and stale.authority == found.authority
+    assert lookup.pending() == 1

@@ -137,7 +137,7 @@ def register_enrichers(register: Any) -> None:
     from hub_xmeld.intake_check import check
 
     # after the catalogue (order 10) has named the service and the authority
-    register("xmeld", check, phase="check", routed_only=True)
+    register("xmeld", check, phase="check", routed_only=True, blocking=False)
 
 
 @hub.hookimpl
