@@ -240,6 +240,12 @@ def baseline(url: str, records: int) -> float:
     return records / elapsed
 
 
+def check_files(outbox: Path, expected: int) -> None:
+    files = sum(1 for p in outbox.iterdir() if not p.name.startswith("."))
+    if files != expected:
+        raise RuntimeError(f"expected {expected} delivered files, found {files}")
+
+
 def one_run(kind: str, records: int, concurrency: int, workers: int, mix: str) -> dict[str, float]:
     with tempfile.TemporaryDirectory(prefix="hub-bench-") as tmp:
         work = Path(tmp)
@@ -280,10 +286,7 @@ def one_run(kind: str, records: int, concurrency: int, workers: int, mix: str) -
             store.dispose()
             if counts.get("dead_letter"):
                 raise RuntimeError(f"{counts['dead_letter']} deliveries dead-lettered (see {log})")
-            to_file = 2 * records  # every record also goes to the file adapter (catch-all route)
-            files = sum(1 for p in (work / "outbox").iterdir() if not p.name.startswith("."))
-            if files != to_file:
-                raise RuntimeError(f"expected {to_file} delivered files, found {files}")
+            check_files(work / "outbox", 2 * records)  # every record also goes to the file adapter
             return result
 
 

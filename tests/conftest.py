@@ -70,6 +70,7 @@ def base_config(store_url: str, outbox: Path, **extra: Any) -> dict[str, Any]:
             "backoff_max": 0.2,
             "poll_interval": 0.05,
             "lease_seconds": 5,
+            "timeout": 4,  # shorter than the lease (a configuration rule)
         },
         "clients": [
             {

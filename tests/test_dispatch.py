@@ -275,7 +275,7 @@ def test_an_item_whose_lease_another_worker_took_is_not_started(make_config) -> 
             seen.append(str(record.id))
             release.wait(10)
 
-    h = _hub_with(make_config, Slow(), workers=1, batch_size=2, lease_seconds=0.6)
+    h = _hub_with(make_config, Slow(), workers=1, batch_size=2, lease_seconds=0.6, timeout=0.5)
     first, second = submit(h), submit(h)
     h.dispatcher = Dispatcher(h)
     h.dispatcher.start()

@@ -17,6 +17,7 @@ from pydantic import (
     StringConstraints,
     ValidationError,
     field_validator,
+    model_validator,
 )
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
@@ -97,9 +98,33 @@ class DeliveryConfig(_Section):
     max_age_seconds: float = Field(default=3 * 86400, gt=0)
     backoff_initial: float = Field(default=2.0, gt=0)
     backoff_max: float = Field(default=900.0, gt=0)
-    poll_interval: float = Field(default=0.5, gt=0)
+    poll_interval: float = Field(
+        default=0.5, gt=0, description="Seconds an idle worker waits before looking for work"
+    )
+    listen: bool = Field(
+        default=True,
+        description="On PostgreSQL, wake idle workers of every process by LISTEN/NOTIFY",
+    )
+    listen_poll_interval: float = Field(
+        default=5.0,
+        gt=0,
+        description="While listening: the longest an idle worker waits (a retry that falls "
+        "due or a lease that expires wakes it at its time)",
+    )
     timeout: float = Field(default=30.0, gt=0, description="HTTP timeout given to adapters")
     drain_seconds: float = Field(default=30.0, ge=0, description="SIGTERM grace for in-flight work")
+
+    @model_validator(mode="after")
+    def _lease_outlasts_a_delivery(self) -> DeliveryConfig:
+        # A lease that can end while its delivery still waits for the backend lets another
+        # worker take the item and send it a second time (renewals only narrow that window).
+        if self.lease_seconds <= self.timeout:
+            raise ValueError(
+                f"lease_seconds ({self.lease_seconds:g}) must be longer than timeout "
+                f"({self.timeout:g}): a delivery still waiting when its lease ends is taken "
+                "over by another worker and sent twice"
+            )
+        return self
 
 
 class AttachmentsConfig(_Section):

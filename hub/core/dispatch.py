@@ -25,6 +25,7 @@ from hub.core.store import Lease, Outcome, utcnow
 
 if TYPE_CHECKING:  # pragma: no cover
     from hub.core.hub import Hub
+    from hub.core.store.wakeups import DeliveryListener
 
 log = structlog.get_logger("hub.dispatch")
 GROUP_SECONDS = 0.25  # outcomes wait at most this long to be recorded
@@ -53,6 +54,7 @@ class Dispatcher:
         self._held_until: dict[int, float] = {}
         self._inflight_lock = threading.Lock()
         self._rng = random.Random()
+        self.listener: DeliveryListener | None = None  # PostgreSQL: LISTEN/NOTIFY wake-ups
         base = f"{socket.gethostname()[:24]}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
         self._owners = [f"{base}:{n}" for n in range(self.workers)]
 
@@ -70,11 +72,18 @@ class Dispatcher:
         renewer = threading.Thread(target=self._renew_loop, name="hub-lease-renew", daemon=True)
         renewer.start()
         self._threads.append(renewer)
+        if self.cfg.listen and self.hub.store.dialect == "postgresql":
+            from hub.core.store.wakeups import DeliveryListener
+
+            self.listener = DeliveryListener(self.hub.store.url, self.wake)
+            self.listener.start()
         log.info("dispatcher_started", workers=self.workers)
 
     def stop(self, drain_seconds: float | None = None) -> bool:
         """Stop leasing, let in-flight deliveries finish (up to ``drain_seconds``)."""
         self._stopping.set()
+        if self.listener is not None:
+            self.listener.stop()
         self.wake()
         deadline = time.monotonic() + (
             self.cfg.drain_seconds if drain_seconds is None else drain_seconds
@@ -99,10 +108,25 @@ class Dispatcher:
             self._wake.notify_all()
 
     def _idle(self) -> None:
+        wait = self.cfg.poll_interval
+        if self.listener is not None and self.listener.connected.is_set():
+            wait = self._until_next_due()
         with self._wake:
             if not self._pending_wake:
-                self._wake.wait(self.cfg.poll_interval)
+                self._wake.wait(wait)
             self._pending_wake = False
+
+    def _until_next_due(self) -> float:
+        """While notifications wake us: sleep until the next retry or lease end, at most
+        ``listen_poll_interval`` (new work arrives by NOTIFY)."""
+        longest = self.cfg.listen_poll_interval
+        try:
+            due = self.hub.store.next_due()
+        except Exception:  # the lease attempt that follows reports it
+            return self.cfg.poll_interval
+        if due is None:
+            return longest
+        return min(longest, max(0.05, (due - utcnow()).total_seconds()))
 
     # --- work ----------------------------------------------------------------------------------
 

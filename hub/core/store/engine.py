@@ -99,6 +99,14 @@ class Connections:
         on PostgreSQL the same pool). Write only through :meth:`transaction`."""
         return self.read_engine.connect()
 
+    def announce(self, conn: Connection) -> None:
+        """In a write transaction that made deliveries due: on PostgreSQL, wake the delivery
+        workers of every process when it commits (``hub.core.store.wakeups``)."""
+        if self.dialect == "postgresql":
+            from hub.core.store.wakeups import announce
+
+            announce(conn)
+
     def has_table(self, name: str) -> bool:
         """Whether a table exists (e.g. before a plugin's migration ran)."""
         from sqlalchemy import inspect

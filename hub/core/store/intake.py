@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from sqlalchemy import (
+    Connection,
     Engine,
     and_,
     insert,
@@ -50,6 +51,7 @@ class IntakeWrites:
     engine: Engine
     read_engine: Engine
     dialect: str
+    announce: Callable[[Connection], None]
 
     def insert_batch(self, items: Sequence[NewRecord]) -> list[Accepted | IdempotencyConflict]:
         """Store a batch in one transaction (group commit); idempotent per client and key."""
@@ -142,4 +144,5 @@ class IntakeWrites:
                 conn.execute(insert(history), hist_rows)
                 if file_rows:
                     conn.execute(insert(record_attachments), file_rows)
+                self.announce(conn)
         return [r for r in results if r is not None]

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime, timedelta
 
 from sqlalchemy import (
     Connection,
     Engine,
     bindparam,
+    case,
+    func,
     insert,
     or_,
     select,
@@ -42,6 +44,7 @@ class Leasing:
     engine: Engine
     read_engine: Engine
     dialect: str
+    announce: Callable[[Connection], None]
 
     def lease(
         self, owner: str, limit: int, lease_seconds: float
@@ -140,6 +143,16 @@ class Leasing:
             for t in taken
         ]
         return leases, changes
+
+    def next_due(self) -> datetime | None:
+        """When the next queued delivery may be leased: its attempt time, or the end of the
+        lease someone holds on it (None: nothing queued)."""
+        c = deliveries.c
+        when = case(
+            (c.lease_expires_at > c.next_attempt_at, c.lease_expires_at), else_=c.next_attempt_at
+        )
+        with self.read_engine.connect() as conn:
+            return conn.execute(select(func.min(when)).where(c.status.in_(ACTIVE))).scalar()
 
     def renew(self, owner: str, delivery_ids: Iterable[int], lease_seconds: float) -> set[int]:
         """Extend the leases ``owner`` still holds; returns the ids it extended (a lease
@@ -315,6 +328,7 @@ class Leasing:
                 )
             )
             changes = self._refresh_record_status(conn, {record_id}, now)
+            self.announce(conn)
         return True, payload, [StatusChange(record_id, "follow_up", adapter, task), *changes]
 
     def retry_dead_letters(self, record_id: str) -> list[StatusChange]:
@@ -340,6 +354,7 @@ class Leasing:
             )
             if not adapters:
                 return []
+            self.announce(conn)
             conn.execute(
                 insert(history),
                 [

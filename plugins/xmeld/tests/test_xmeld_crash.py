@@ -46,6 +46,7 @@ url = "sqlite:///{tmp_path / "hub.db"}"
 workers = 1
 poll_interval = 0.05
 lease_seconds = 3
+timeout = 2
 backoff_initial = 0.05
 backoff_max = 0.2
 [attachments]
