@@ -14,15 +14,18 @@ same run:
   everything is delivered.
 
 The hub processes load every plugin that is installed (with ``make install``, all bundled
-ones); ``--core-only`` blocks them (``HUB_DISABLE_PLUGINS``) to measure the core alone. The
-configuration routes every record to the file adapter and configures no plugin, so checks that
-bind only records routed to a plugin (the XMeld intake check, the koffer checks) do not run:
-this is not yet the production mix issue 17 asks to measure. Whole runs, medians over --repeat
-runs.
+ones); ``--core-only`` blocks them (``HUB_DISABLE_PLUGINS``) to measure the core alone. With
+``--mix file`` (default) every record goes to the file adapter and no plugin is configured, so
+checks that bind only records routed to a plugin do not run; ``--mix production`` sends half
+the records (portal Anmeldungen) through the XMeld intake check and over XTA 2 to ``hub xta
+simulator`` (a process of its own, with a simulated Meldebehörde), the other half
+(Gewerbeanmeldungen) to the file adapter, with the catalogue configured. Koffer applications
+(tus uploads first) are not part of the mix. Whole runs, medians over --repeat runs.
 Usage::
 
     python bench/dispatch.py [--records 20000] [--repeat 3] [--concurrency 128]
                              [--databases sqlite,postgresql] [--workers 2] [--core-only]
+                             [--mix file|production]
 """
 
 from __future__ import annotations
