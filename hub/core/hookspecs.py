@@ -99,12 +99,12 @@ def register_enrichers(register: RegisterEnricher) -> None:
     """Register record enrichers/validators that run on every submission before it is stored.
 
     Call ``register(name, enricher, phase="check", routed_only=False, blocking=True)``.
-    Enrichers run phase by
-    phase — ``catalogue`` (fill names, authorities), ``identity`` (check the applicant's
-    identity), ``check`` (protocol checks) — in pluggy's call order within a phase. With
-    ``routed_only=True`` an enricher runs only for records routed to one of this plugin's adapter
-    types (a protocol's dry run belongs to the records that use the protocol); likewise a plugin's
-    payload schemas bind only records routed to its adapters, if it registers any.
+    Enrichers run phase by phase — ``catalogue`` (fill names, authorities), ``identity``
+    (check the applicant's identity), ``check`` (protocol checks) — in pluggy's call order
+    within a phase. With ``routed_only=True`` an enricher runs only for records routed to one
+    of this plugin's adapter types (a protocol's dry run belongs to the records that use the
+    protocol); likewise a plugin's payload schemas bind only records routed to its adapters, if
+    it registers any.
     ``enricher(record, ctx)`` receives the draft :class:`hub.Record` (mutable) and an
     :class:`hub.EnrichContext`; it may fill fields (service name, OZG id, responsible
     authority) or raise :class:`hub.IntakeRejected` naming the field and rule. It must not block

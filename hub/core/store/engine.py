@@ -16,6 +16,7 @@ from sqlalchemy import (
 from sqlalchemy.engine import make_url
 
 from hub.core.errors import ConfigurationError
+from hub.core.store.wakeups import announce
 
 
 def _sqlite_file(url: str) -> Path | None:
@@ -103,8 +104,6 @@ class Connections:
         """In a write transaction that made deliveries due: on PostgreSQL, wake the delivery
         workers of every process when it commits (``hub.core.store.wakeups``)."""
         if self.dialect == "postgresql":
-            from hub.core.store.wakeups import announce
-
             announce(conn)
 
     def has_table(self, name: str) -> bool:

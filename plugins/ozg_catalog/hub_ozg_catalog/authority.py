@@ -65,16 +65,12 @@ class AuthorityResolver:
 
     def resolve(self, leika_key: str, ars: str, *, remote: bool = True) -> AuthorityResult:
         place = Ars.parse(ars)
-        offline = self._offline(leika_key, place)
+        offline = self.offline(leika_key, place)
         if offline is not None:
             return offline
-        cached = self.catalogue.cache_get(leika_key, place.ars)
-        if cached is not None:
-            result, fetched = cached
-            age = (utcnow() - fetched).total_seconds()
-            ttl = self.cache_ttl if result.get("found") else self.negative_ttl
-            if age <= ttl:
-                return _from_cache(result, stale=False)
+        cached = self.cached(leika_key, place.ars)
+        if cached is not None and cached[1]:
+            return _from_cache(cached[0], stale=False)
         if self.pvog is None or not remote or self._breaker_open():
             if cached is not None:
                 return _from_cache(cached[0], stale=True)
@@ -95,7 +91,16 @@ class AuthorityResolver:
         self.catalogue.cache_put(leika_key, place.ars, result.as_dict())
         return result
 
-    def _offline(self, leika_key: str, place: Ars) -> AuthorityResult | None:
+    def cached(self, leika_key: str, ars: str) -> tuple[dict[str, Any], bool] | None:
+        """The cached PVOG answer and whether it is within its TTL (None: nothing cached)."""
+        found = self.catalogue.cache_get(leika_key, ars)
+        if found is None:
+            return None
+        result, fetched = found
+        ttl = self.cache_ttl if result.get("found") else self.negative_ttl
+        return result, (utcnow() - fetched).total_seconds() <= ttl
+
+    def offline(self, leika_key: str, place: Ars) -> AuthorityResult | None:
         for level in place.hierarchy():
             rows = [
                 r for r in self.catalogue.offline_authorities(leika_key, level) if r["role"] == "01"
@@ -159,7 +164,7 @@ class IntakeLookup:
         self._lock = threading.Lock()
 
     def resolve(self, leika_key: str, ars: str) -> AuthorityResult | None:
-        offline = self.resolver._offline(leika_key, Ars.parse(ars))
+        offline = self.resolver.offline(leika_key, Ars.parse(ars))
         if offline is not None:
             return offline
         now = time.monotonic()
@@ -175,12 +180,8 @@ class IntakeLookup:
         return result
 
     def _from_cache(self, leika_key: str, ars: str) -> AuthorityResult | None:
-        cached = self.resolver.catalogue.cache_get(leika_key, ars)
-        fresh = False
-        if cached is not None:
-            age = (utcnow() - cached[1]).total_seconds()
-            ttl = self.resolver.cache_ttl if cached[0].get("found") else self.resolver.negative_ttl
-            fresh = age <= ttl
+        cached = self.resolver.cached(leika_key, ars)
+        fresh = cached is not None and cached[1]
         if not fresh and self.resolver.pvog is not None:
             with self._lock:
                 self._pending.add((leika_key, ars))

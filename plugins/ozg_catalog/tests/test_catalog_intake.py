@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import json
-import time
-from datetime import date
 from pathlib import Path
 
 import httpx
 import pytest
 from click.testing import CliRunner
+from pvog_recordings import KEY, KOELN, answer_fully
 
-from hub.testing import CliState, LiveHub, PluginManager, build_cli, sample_submission
+from hub.testing import CliState, LiveHub, PluginManager, build_cli, sample_submission, wait_until
 from hub_ozg_catalog.importers import read_leika_csv, read_regions, read_xzufi
 from hub_ozg_catalog.plugin import state
 
@@ -100,13 +99,6 @@ def test_unknown_keys_and_places_are_refused(live, mutate, field, rule) -> None:
     assert count(live) == 0
 
 
-def wait_for(condition, seconds: float = 10.0) -> None:
-    deadline = time.monotonic() + seconds
-    while not condition():
-        assert time.monotonic() < deadline, "the background lookup did not happen"
-        time.sleep(0.05)
-
-
 @PVOG_ONLY
 @pytest.mark.parametrize("live", [{"pvog_enabled": True, "retries": 0}], indirect=True)
 def test_pvog_down_never_blocks_intake(live, httpx_mock) -> None:
@@ -117,7 +109,7 @@ def test_pvog_down_never_blocks_intake(live, httpx_mock) -> None:
         assert r.status_code == 202
         rec = c.get(r.headers["location"]).json()
     assert rec["authority"] is None and rec["municipality"]["name"] == "Köln, Stadt"
-    wait_for(lambda: httpx_mock.get_requests())  # asked in the background, after the commit
+    assert wait_until(httpx_mock.get_requests, 10)  # asked in the background, after the commit
     assert state(live.hub).intake.pending() == 0  # tried; a later record queues it again
 
 
@@ -128,32 +120,15 @@ def test_pvog_down_never_blocks_intake(live, httpx_mock) -> None:
 def test_intake_never_waits_for_pvog_and_later_records_get_its_answer(
     live, httpx_mock, fixtures_dir
 ) -> None:
-    koeln, key, today = "053150000000", "99115005104000", date.today().isoformat()
-    pvog = "https://pvog.test/suchdienst/api"
-    page = json.loads((fixtures_dir / "pvog" / "leikaid_page.json").read_text())
-    httpx_mock.add_response(
-        url=f"{pvog}/v3/servicedescriptions/leikaid",
-        match_params={"leikaIds": key, "ars": koeln, "validDate": today},
-        json=page,
-    )
-    httpx_mock.add_response(
-        url=f"{pvog}/v2/organisationunits/titles",
-        match_params={"ars": koeln, "lbId": "L100002.LB.121345242"},
-        json=json.loads((fixtures_dir / "pvog" / "titles.json").read_text()),
-    )
-    httpx_mock.add_response(
-        url=f"{pvog}/v5/organisationunits/detail",
-        match_params={"q": "L100002.OE.3315020"},
-        json=json.loads((fixtures_dir / "pvog" / "detail.json").read_text()),
-    )
-    data = sample_submission(municipality={"ars": koeln})
+    answer_fully(httpx_mock, fixtures_dir)
+    data = sample_submission(municipality={"ars": KOELN})
     with client(live) as c:
         first = c.post("/v1/records", json=data)
         assert first.status_code == 202
         assert c.get(first.headers["location"]).json()["authority"] is None
-        wait_for(lambda: len(httpx_mock.get_requests()) == 3)
-        wait_for(lambda: state(live.hub).catalogue.cache_get(key, koeln) is not None)
-        later = c.post("/v1/records", json=sample_submission(municipality={"ars": koeln}))
+        assert wait_until(lambda: len(httpx_mock.get_requests()) == 3, 10)
+        assert wait_until(lambda: state(live.hub).catalogue.cache_get(KEY, KOELN), 10)
+        later = c.post("/v1/records", json=sample_submission(municipality={"ars": KOELN}))
         authority = c.get(later.headers["location"]).json()["authority"]
     assert authority["name"] == "Kundenzentrum Köln-Innenstadt"
     assert authority["source"] == "cache"
