@@ -67,17 +67,72 @@ TOKEN = "dev-token-not-for-production"
 PEAK_PER_SECOND = 700_000 / 250 / 8 * 3 / 3600  # Düsseldorf contacts, see the docstring
 MIX = {"anmeldung": 0.4, "gewerbe": 0.1, "koffer": 0.2, "appointment": 0.3}
 KOFFERS = 6
+# How `hub serve` is started; HUB_SOAK_COMMAND replaces `hub` (e.g. to run it under a tracer).
+SERVE = os.environ.get("HUB_SOAK_COMMAND", str(ROOT / ".venv" / "bin" / "hub")).split()
 
 
-def dev_config(work: Path) -> Path:
-    """examples/hub.dev.toml with JSON logs (what ops would keep); run in ``work``, its var/
-    lands there."""
+# The counterparts `make run` embeds in the hub's process. They keep what they receive in
+# memory (the XTA gateway every message, the Meldebehörde every case, the ZMS double every
+# booking), as the real systems keep it in their databases; here they run in a second
+# `hub serve` so that the hub's own memory is measured apart from theirs.
+SIMULATORS = (
+    "plugins.xmeld.simulator",
+    "plugins.bundesdruckerei.receiver",
+    "plugins.fitconnect.simulator",
+    "plugins.appointments.simulator",
+)
+SIMULATOR_NEEDS = (
+    "logging",
+    "plugins.bundesdruckerei",
+    "plugins.appointments",
+    "plugins.appointments.offices",
+    "plugins.appointments.services",
+)
+SIMULATOR_BASE = """
+[server]
+host = "127.0.0.1"
+port = 8079
+
+[store]
+url = "sqlite:///var/simulators.db"
+
+[[routes]]
+adapters = ["file"]
+
+[adapters.file]
+directory = "var/simulators-outbox"
+"""
+
+
+def tables(text: str) -> list[tuple[str, str]]:
+    """A TOML file cut at its table headers: (table name, its text), in order."""
+    found: list[tuple[str, str]] = []
+    name, lines = "", []
+    for line in text.splitlines(keepends=True):
+        header = re.match(r"\[\[?([\w.]+)\]\]?", line)
+        if header:
+            found.append((name, "".join(lines)))
+            name, lines = header.group(1), []
+        lines.append(line)
+    found.append((name, "".join(lines)))
+    return found
+
+
+def dev_configs(work: Path) -> tuple[Path, Path]:
+    """examples/hub.dev.toml split in two: the hub without the simulators, and a second
+    instance that runs only them; both log JSON (what ops would keep) and run in ``work``,
+    so their var/ lands there."""
     text = (ROOT / "examples" / "hub.dev.toml").read_text()
     text = text.replace('format = "console"', 'format = "json"')
     text = text.replace('"examples/', f'"{ROOT}/examples/')
-    path = work / "hub.toml"
-    path.write_text(text)
-    return path
+    parts = tables(text)
+    hub = "".join(body for name, body in parts if name not in SIMULATORS)
+    simulators = SIMULATOR_BASE + "".join(
+        body for name, body in parts if name in SIMULATORS + SIMULATOR_NEEDS
+    )
+    (work / "hub.toml").write_text(hub)
+    (work / "simulators.toml").write_text(simulators)
+    return work / "hub.toml", work / "simulators.toml"
 
 
 class Stats:
@@ -234,13 +289,28 @@ class Load:
             self.stats.answer("confirm", done, (200,))
 
 
-def proc_sample(pid: int, work: Path) -> dict[str, float]:
-    status = Path(f"/proc/{pid}/status").read_text()
-    rss = int(re.search(r"VmRSS:\s+(\d+)", status).group(1)) / 1024  # type: ignore[union-attr]
-    threads = int(re.search(r"Threads:\s+(\d+)", status).group(1))  # type: ignore[union-attr]
-    fds = len(os.listdir(f"/proc/{pid}/fd"))
+def proc_sample(pid: int, simulators: int, work: Path) -> dict[str, float]:
+    """The hub's memory, open files and threads; the simulators' memory; data on disk."""
+    status = dict(
+        line.split(":", 1) for line in Path(f"/proc/{pid}/status").read_text().splitlines()
+    )
+    kb = {key: int(status[key].split()[0]) / 1024 for key in ("VmRSS", "RssAnon", "RssFile")}
     koffer = sum(f.stat().st_size for f in (work / "var" / "koffer").rglob("*") if f.is_file())
-    return {"rss_mb": rss, "fds": fds, "threads": threads, "koffer_mb": koffer / 2**20}
+    return {
+        "rss_mb": kb["VmRSS"],
+        "anon_mb": kb["RssAnon"],
+        "file_mb": kb["RssFile"],
+        "fds": len(os.listdir(f"/proc/{pid}/fd")),
+        "threads": int(status["Threads"]),
+        "koffer_mb": koffer / 2**20,
+        "db_mb": sum(f.stat().st_size for f in (work / "var").glob("hub.db*")) / 2**20,
+        "simulators_mb": rss_mb(simulators),
+    }
+
+
+def rss_mb(pid: int) -> float:
+    found = re.search(r"VmRSS:\s+(\d+)", Path(f"/proc/{pid}/status").read_text())
+    return int(found.group(1)) / 1024 if found else float("nan")
 
 
 def slope_per_hour(points: list[tuple[float, float]]) -> float:
@@ -289,6 +359,28 @@ def log_summary(path: Path) -> str:
     )
 
 
+def start(command: list[str], work: Path, log: Path, ready: str) -> subprocess.Popen:
+    proc = subprocess.Popen(command, stdout=log.open("wb"), stderr=subprocess.STDOUT, cwd=work)
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            if httpx.get(ready, timeout=1).status_code == 200:
+                return proc
+        except httpx.HTTPError:
+            pass
+        if time.monotonic() > deadline or proc.poll() is not None:
+            raise SystemExit(f"{' '.join(command)} did not become ready; see {log}")
+        time.sleep(0.2)
+
+
+def stop(proc: subprocess.Popen) -> None:
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(60)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--minutes", type=float, default=30)
@@ -296,10 +388,14 @@ def main() -> None:
     parser.add_argument("--sample", type=float, default=10)
     parser.add_argument("--keep", action="store_true", help="Keep the work directory")
     args = parser.parse_args()
+    # Stopped early (kill, Ctrl-C): stop the hub too; background runs ignore SIGINT.
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
     work = Path(tempfile.mkdtemp(prefix="hub-soak-"))
-    config = dev_config(work)
-    hub = [str(ROOT / ".venv" / "bin" / "hub"), "--config", str(config)]
-    subprocess.run([*hub, "db", "upgrade"], check=True, capture_output=True, cwd=work)
+    config, sim_config = dev_configs(work)
+    cli = str(ROOT / ".venv" / "bin" / "hub")
+    hub = [cli, "--config", str(config)]
+    for setup in ([cli, "--config", str(sim_config), "db", "upgrade"], [*hub, "db", "upgrade"]):
+        subprocess.run(setup, check=True, capture_output=True, cwd=work)
     tokens = []
     for i in range(KOFFERS):
         made = subprocess.run(
@@ -310,43 +406,39 @@ def main() -> None:
             cwd=work,
         )
         tokens.append(made.stdout.strip())
-    log = (work / "hub.log").open("wb")
-    proc = subprocess.Popen([*hub, "serve"], stdout=log, stderr=subprocess.STDOUT, cwd=work)
+    simulators = start(
+        [cli, "--config", str(sim_config), "serve"],
+        work,
+        work / "simulators.log",
+        "http://127.0.0.1:8079/readyz",
+    )
+    proc = None
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"{HUB}/readyz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline:
-                raise SystemExit("the hub did not become ready")
-            time.sleep(0.2)
+        proc = start(
+            [*SERVE, "--config", str(config), "serve"], work, work / "hub.log", f"{HUB}/readyz"
+        )
         print(
             f"soak: {args.minutes:g} min at {args.rate:g} applications/s "
-            f"(10 × a peak of {PEAK_PER_SECOND:.2f}/s), hub pid {proc.pid}, work {work}",
+            f"(10 × a peak of {PEAK_PER_SECOND:.2f}/s), hub pid {proc.pid}, "
+            f"simulators pid {simulators.pid}, work {work}",
             flush=True,
         )
-        run(args, proc.pid, work, tokens)
+        run(args, proc.pid, simulators.pid, work, tokens)
     finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(60)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        log.close()
+        for each in (proc, simulators):
+            if each is not None:
+                stop(each)
         print(log_summary(work / "hub.log"))
         if not args.keep:
             shutil.rmtree(work, ignore_errors=True)
 
 
-def run(args: argparse.Namespace, pid: int, work: Path, tokens: list[str]) -> None:
+def run(args: argparse.Namespace, pid: int, sims: int, work: Path, tokens: list[str]) -> None:
     stats = Stats()
     start = time.perf_counter()
     load = Load(tokens, stats, start)
     duration = args.minutes * 60
-    samples: list[tuple[float, dict[str, float]]] = [(0.0, proc_sample(pid, work))]
+    samples: list[tuple[float, dict[str, float]]] = [(0.0, proc_sample(pid, sims, work))]
     sent: Counter[str] = Counter()
     kinds, weights = list(MIX), list(MIX.values())
     rng = random.Random(17)
@@ -365,14 +457,15 @@ def run(args: argparse.Namespace, pid: int, work: Path, tokens: list[str]) -> No
         while (now := time.perf_counter() - start) < at:
             time.sleep(min(at - now, 0.05))
             if now >= next_sample:
-                samples.append((now, proc_sample(pid, work)))
+                samples.append((now, proc_sample(pid, sims, work)))
                 next_sample += args.sample
                 if len(samples) % 6 == 1:
                     recent = [s for t, s in stats.intake[-500:]]
                     last = samples[-1][1]
                     print(
                         f"  {now / 60:5.1f} min  sent {sum(sent.values()):6d}  "
-                        f"rss {last['rss_mb']:6.1f} MB  fds {last['fds']:4.0f}  "
+                        f"rss {last['rss_mb']:6.1f} MB (anon {last['anon_mb']:6.1f})  "
+                        f"fds {last['fds']:4.0f}  "
                         f"p99 (last 500) {pct(recent, 0.99) * 1000:6.1f} ms  "
                         f"failures {sum(stats.failures.values())}",
                         flush=True,
@@ -382,7 +475,7 @@ def run(args: argparse.Namespace, pid: int, work: Path, tokens: list[str]) -> No
         pool.submit(guarded, kind)
     pool.shutdown(wait=True)
     elapsed = time.perf_counter() - start
-    samples.append((elapsed, proc_sample(pid, work)))
+    samples.append((elapsed, proc_sample(pid, sims, work)))
 
     # Let the deliveries finish, then count what became of every record.
     with httpx.Client(base_url=HUB, headers={"Authorization": f"Bearer {TOKEN}"}, timeout=60) as c:
@@ -392,7 +485,7 @@ def run(args: argparse.Namespace, pid: int, work: Path, tokens: list[str]) -> No
             time.sleep(5)
             counts = record_statuses(c)
     time.sleep(10)  # the receiver's callbacks and the destruction of koffer data
-    after = proc_sample(pid, work)
+    after = proc_sample(pid, sims, work)
     report(args, stats, sent, samples, after, counts, elapsed)
 
 
@@ -424,7 +517,9 @@ def report(
         + " ms"
     )
     warm = [(t, s) for t, s in samples if t >= fifth]
-    for key, unit in (("rss_mb", "MB"), ("fds", ""), ("threads", ""), ("koffer_mb", "MB")):
+    keys = ("rss_mb", "anon_mb", "file_mb", "fds", "threads", "koffer_mb", "db_mb", "simulators_mb")
+    for key in keys:
+        unit = "MB" if key.endswith("_mb") else ""
         first = [s[key] for t, s in samples if t < fifth]
         last = [s[key] for t, s in samples if t >= 4 * fifth]
         print(
