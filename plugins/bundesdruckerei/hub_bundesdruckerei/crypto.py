@@ -16,9 +16,9 @@ from __future__ import annotations
 import io
 import os
 import struct
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -58,13 +58,24 @@ def _aad(upload_id: str, index: int) -> bytes:
 class SegmentWriter:
     """Appends encrypted segments to an upload's file; ``commit`` makes them durable.
 
-    Bytes fed with :meth:`write` are buffered up to one segment; :meth:`flush_segment` encrypts
-    what is buffered. The caller decides when appended segments count (checksum verified, body
-    complete) and otherwise calls :meth:`rollback`, which cuts the file back.
+    Bytes fed with :meth:`write` are buffered up to one segment; :meth:`flush_segment` updates
+    ``digests`` (hash objects: the request's checksum, the upload's running hash) with what is
+    buffered and encrypts it. The caller decides when appended segments count (checksum
+    verified, body complete) and otherwise calls :meth:`rollback`, which cuts the file back.
     """
 
-    def __init__(self, path: Path, key: bytes, upload_id: str, *, segments: int, size: int):
+    def __init__(
+        self,
+        path: Path,
+        key: bytes,
+        upload_id: str,
+        *,
+        segments: int,
+        size: int,
+        digests: Sequence[Any] = (),
+    ):
         self.path = path
+        self.digests = [d for d in digests if d is not None]
         self.aead = AESGCM(key)
         self.upload_id = upload_id
         self.segments = segments  # segments committed so far
@@ -98,6 +109,8 @@ class SegmentWriter:
         nonce = os.urandom(NONCE)
         plain = memoryview(self._plain)[: self._filled]
         sealed = memoryview(self._sealed)[: self._filled + TAG]
+        for digest in self.digests:
+            digest.update(plain)
         self.aead.encrypt_into(nonce, plain, _aad(self.upload_id, index), sealed)
         self._file.write(HEADER.pack(self._filled) + nonce)
         self._file.write(sealed)

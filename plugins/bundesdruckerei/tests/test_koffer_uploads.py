@@ -86,7 +86,32 @@ def test_sha256_checksums_as_the_issue_asks(koffer) -> None:
         upload_checksum=True,
     )
     uploader.upload()
-    assert koffer.store.get(uploader.url.rsplit("/", 1)[-1]).complete
+    upload = koffer.store.get(uploader.url.rsplit("/", 1)[-1])
+    assert upload.complete and upload.sha256 == hashlib.sha256(DATA).hexdigest()
+
+
+def test_the_completion_hash_when_the_first_patch_is_checked_with_sha256(koffer) -> None:
+    """The first PATCH's checksum and the upload's running hash cover the same bytes and are
+    computed once: a refused first PATCH must not leave its bytes in the completion hash, and
+    a whole upload in one PATCH gets the hash of exactly its bytes."""
+    with koffer.http() as c:
+        url = create(c, len(DATA))
+        wrong = base64.b64encode(hashlib.sha256(b"other").digest()).decode()
+        refused = patch(c, url, 0, DATA, **{"Upload-Checksum": f"sha256 {wrong}"})
+        assert refused.status_code == 460
+        good = base64.b64encode(hashlib.sha256(DATA).digest()).decode()
+        assert patch(c, url, 0, DATA, **{"Upload-Checksum": f"sha256 {good}"}).status_code == 204
+        one = koffer.store.get(url.rsplit("/", 1)[-1])
+        # Two PATCHes, the first checked with SHA-256, the second with SHA-1.
+        url = create(c, len(DATA), case="case-0002-abcdef")
+        half = len(DATA) // 2
+        first = base64.b64encode(hashlib.sha256(DATA[:half]).digest()).decode()
+        second = base64.b64encode(hashlib.sha1(DATA[half:]).digest()).decode()
+        assert patch(c, url, 0, DATA[:half], **{"Upload-Checksum": f"sha256 {first}"}).is_success
+        assert patch(c, url, half, DATA[half:], **{"Upload-Checksum": f"sha1 {second}"}).is_success
+        two = koffer.store.get(url.rsplit("/", 1)[-1])
+    assert one.complete and one.sha256 == hashlib.sha256(DATA).hexdigest()
+    assert two.complete and two.sha256 == hashlib.sha256(DATA).hexdigest()
 
 
 def test_an_interrupted_upload_resumes_from_the_stored_offset(koffer) -> None:
