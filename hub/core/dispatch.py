@@ -52,6 +52,8 @@ class Dispatcher:
         # Until when (monotonic) each held lease is known to be ours: set at lease time,
         # moved on by each renewal that extended it.
         self._held_until: dict[int, float] = {}
+        # Outcomes being written: a renewal that misses them found them done, not taken.
+        self._recording: set[int] = set()
         self._inflight_lock = threading.Lock()
         self._rng = random.Random()
         self.listener: DeliveryListener | None = None  # PostgreSQL: LISTEN/NOTIFY wake-ups
@@ -202,11 +204,18 @@ class Dispatcher:
     def _record(self, owner: str, group: list[Outcome], held: set[int]) -> None:
         if not group:
             return
-        self._complete(owner, self._flush(group))
-        with self._inflight_lock:  # recorded: no longer ours to renew
-            for outcome in group:
-                held.discard(outcome.lease.delivery_id)
-                self._held_until.pop(outcome.lease.delivery_id, None)
+        ids = {outcome.lease.delivery_id for outcome in group}
+        with self._inflight_lock:
+            self._recording |= ids
+        try:
+            self._complete(owner, self._flush(group))
+            with self._inflight_lock:  # recorded: no longer ours to renew
+                held.difference_update(ids)
+                for delivery_id in ids:
+                    self._held_until.pop(delivery_id, None)
+        finally:
+            with self._inflight_lock:
+                self._recording -= ids
 
     def _flush(self, outcomes: list[Outcome]) -> list[Outcome]:
         """Let adapters make a batch durable at once (``flush()``, optional) before it counts
@@ -337,5 +346,11 @@ class Dispatcher:
                     for delivery_id in extended:
                         if delivery_id in self._held_until:
                             self._held_until[delivery_id] = asked + self.cfg.lease_seconds
-                if len(extended) < len(ids):
-                    log.warning("leases_lost", count=len(ids) - len(extended))
+                with self._inflight_lock:  # not extended because recorded meanwhile: done
+                    lost = [
+                        i
+                        for i in ids - extended
+                        if i in self._held_until and i not in self._recording
+                    ]
+                if lost:
+                    log.warning("leases_lost", count=len(lost))
