@@ -14,7 +14,7 @@ from pathlib import Path
 NAME = re.compile(r"^[a-z][a-z0-9_]{1,30}$")
 
 PYPROJECT = """[build-system]
-requires = ["setuptools>=69"]
+requires = ["setuptools>=77"]
 build-backend = "setuptools.build_meta"
 
 [project]
