@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import base64
-import hashlib
 import io
 import os
 import signal
@@ -33,63 +32,25 @@ import threading
 import time
 from pathlib import Path
 
-import httpx
+from koffer_upload import (  # bench/koffer_upload.py: one koffer, the same endpoints
+    CHUNK,
+    PORT,
+    SINK_URL,
+    Sha256Uploader,
+    hub_config,
+    start_sink,
+    status_kb,
+    wait_for,
+)
 from tusclient import client as tus
-from tusclient.uploader import Uploader
 
-CHUNK = 5 * 1024 * 1024
-PORT = 8097
-SINK_PORT = 8098
 ARS = "051110000000"
-
-SINK = """
-import uuid
-from starlette.applications import Starlette
-from starlette.responses import Response
-from starlette.routing import Route
-offsets = {}
-async def create(request):
-    upload = uuid.uuid4().hex
-    offsets[upload] = 0
-    return Response(status_code=201, headers={"Location": f"/u/{upload}", "Tus-Resumable": "1.0.0"})
-async def patch(request):
-    upload = request.path_params["upload"]
-    async for chunk in request.stream():
-        offsets[upload] += len(chunk)
-    headers = {"Upload-Offset": str(offsets[upload]), "Tus-Resumable": "1.0.0"}
-    return Response(status_code=204, headers=headers)
-routes = [Route("/u", create, methods=["POST"]), Route("/u/{upload}", patch, methods=["PATCH"])]
-app = Starlette(routes=routes)
-"""
-
-
-class Sha256Uploader(Uploader):
-    CHECKSUM_ALGORITHM_PAIR = ("sha256", hashlib.sha256)
-
-
-def status_kb(pid: int, field: str) -> int:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith(field + ":"):
-            return int(line.split()[1])
-    raise KeyError(field)
 
 
 def cpu_seconds(pid: int) -> float:
     """User + system CPU time of a process so far."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def wait_for(url: str, method: str = "GET") -> None:
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            if httpx.request(method, url, timeout=1).status_code < 500:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.1)
-    raise SystemExit(f"{url} did not come up")
 
 
 def upload_once(url: str, token: str | None, data: bytes, case: str) -> float:
@@ -147,38 +108,9 @@ def fleet(
     }
 
 
-def start_sink(work: Path) -> subprocess.Popen:
-    (work / "sink_app.py").write_text(SINK)
-    proc = subprocess.Popen(
-        [
-            *(sys.executable, "-m", "uvicorn", "sink_app:app", "--port", str(SINK_PORT)),
-            *("--log-level", "warning", "--app-dir", str(work)),
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    wait_for(f"http://127.0.0.1:{SINK_PORT}/u", "POST")
-    return proc
-
-
 def start_hub(work: Path, koffers: int) -> tuple[subprocess.Popen, list[str]]:
-    (work / "hub.toml").write_text(f"""
-[server]
-port = {PORT}
-[store]
-url = "sqlite:///{work / "hub.db"}"
-[[routes]]
-adapters = ["file"]
-[adapters.file]
-directory = "{work / "out"}"
-[attachments]
-directory = "{work / "attachments"}"
-[plugins.bundesdruckerei]
-master_key = "env:BENCH_MASTER_KEY"
-data_dir = "{work / "koffer"}"
-""")
     env = {**os.environ, "BENCH_MASTER_KEY": base64.b64encode(os.urandom(32)).decode()}
-    hub = [sys.executable, "-m", "hub", "--config", str(work / "hub.toml")]
+    hub = [sys.executable, "-m", "hub", "--config", str(hub_config(work))]
     subprocess.run([*hub, "db", "upgrade"], env=env, check=True, capture_output=True)
     registering = [
         subprocess.Popen(
@@ -209,7 +141,7 @@ def one_run(run: int, koffers: int, data: bytes) -> dict[str, float]:
         work = Path(tmp)
         sink = start_sink(work)
         try:
-            url = f"http://127.0.0.1:{SINK_PORT}/u"
+            url = SINK_URL
             upload_once(url, None, data[: 2**20], "warmup-sink")
             row["bare_single"] = mb / upload_once(url, None, data, "bare-single")
             bare = fleet(url, [None] * koffers, data, f"bare-{run}", sink.pid)

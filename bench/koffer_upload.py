@@ -78,57 +78,66 @@ def baseline_encrypt(data: bytes, path: Path | None) -> float:
     return time.perf_counter() - t
 
 
+# tus creation and PATCH, counting bytes and nothing else; one offset per upload, so many
+# clients can use it at once (bench/koffer_fleet.py).
 SINK = """
+import uuid
 from starlette.applications import Starlette
 from starlette.responses import Response
 from starlette.routing import Route
-offset = 0
+offsets = {}
 async def create(request):
-    global offset
-    offset = 0
-    return Response(status_code=201, headers={"Location": "/u/1", "Tus-Resumable": "1.0.0"})
+    upload = uuid.uuid4().hex
+    offsets[upload] = 0
+    return Response(status_code=201, headers={"Location": f"/u/{upload}", "Tus-Resumable": "1.0.0"})
 async def patch(request):
-    global offset
+    upload = request.path_params["upload"]
     async for chunk in request.stream():
-        offset += len(chunk)
-    headers = {"Upload-Offset": str(offset), "Tus-Resumable": "1.0.0"}
+        offsets[upload] += len(chunk)
+    headers = {"Upload-Offset": str(offsets[upload]), "Tus-Resumable": "1.0.0"}
     return Response(status_code=204, headers=headers)
-routes = [Route("/u", create, methods=["POST"]), Route("/u/1", patch, methods=["PATCH"])]
+routes = [Route("/u", create, methods=["POST"]), Route("/u/{upload}", patch, methods=["PATCH"])]
 app = Starlette(routes=routes)
 """
 SINK_PORT = 8098
+SINK_URL = f"http://127.0.0.1:{SINK_PORT}/u"
 
 
-def sink_upload(work: Path, data: bytes) -> float:
-    """tuspy against an endpoint that only counts bytes (a separate uvicorn process)."""
+def wait_for(url: str, method: str = "GET") -> None:
+    """Until ``url`` answers without a server error (at most a minute)."""
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            if httpx.request(method, url, timeout=1).status_code < 500:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.1)
+    raise SystemExit(f"{url} did not come up")
+
+
+def start_sink(work: Path) -> subprocess.Popen:
+    """The bare streaming endpoint in a uvicorn process of its own, ready at :data:`SINK_URL`."""
     (work / "sink_app.py").write_text(SINK)
     proc = subprocess.Popen(
         [
-            sys.executable,
-            "-m",
-            "uvicorn",
-            "sink_app:app",
-            "--port",
-            str(SINK_PORT),
-            "--log-level",
-            "warning",
-            "--app-dir",
-            str(work),
+            *(sys.executable, "-m", "uvicorn", "sink_app:app", "--port", str(SINK_PORT)),
+            *("--log-level", "warning", "--app-dir", str(work)),
         ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
+    wait_for(SINK_URL, "POST")
+    return proc
+
+
+def sink_upload(work: Path, data: bytes) -> float:
+    """tuspy against the bare streaming endpoint."""
+    proc = start_sink(work)
     try:
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline:
-            try:
-                httpx.post(f"http://127.0.0.1:{SINK_PORT}/u", timeout=1)
-                break
-            except httpx.HTTPError:
-                time.sleep(0.1)
         uploader = Sha256Uploader(
             file_stream=io.BytesIO(data),
-            client=tus.TusClient(f"http://127.0.0.1:{SINK_PORT}/u"),
+            client=tus.TusClient(SINK_URL),
             chunk_size=CHUNK,
             upload_checksum=CHECKSUM,
         )
@@ -140,8 +149,11 @@ def sink_upload(work: Path, data: bytes) -> float:
         proc.wait(10)
 
 
-def start_hub(work: Path) -> tuple[subprocess.Popen, str]:
-    (work / "hub.toml").write_text(f"""
+def hub_config(work: Path) -> Path:
+    """SQLite, the file adapter, the bundesdruckerei plugin (master key from the environment's
+    ``BENCH_MASTER_KEY``), everything under ``work``."""
+    path = work / "hub.toml"
+    path.write_text(f"""
 [server]
 port = {PORT}
 [store]
@@ -156,22 +168,20 @@ directory = "{work / "attachments"}"
 master_key = "env:BENCH_MASTER_KEY"
 data_dir = "{work / "koffer"}"
 """)
+    return path
+
+
+def start_hub(work: Path) -> tuple[subprocess.Popen, str]:
     env = {
         **os.environ,
         "BENCH_MASTER_KEY": base64.b64encode(os.urandom(32)).decode(),
         "HUB_DISABLE_PLUGINS": "xmeld,bundid,ozg_catalog",
     }
-    hub = [sys.executable, "-m", "hub", "--config", str(work / "hub.toml")]
+    hub = [sys.executable, "-m", "hub", "--config", str(hub_config(work))]
     proc = subprocess.Popen(
         [*hub, "serve"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"http://127.0.0.1:{PORT}/readyz", timeout=1).status_code == 200:
-                break
-        except httpx.HTTPError:
-            time.sleep(0.1)
+    wait_for(f"http://127.0.0.1:{PORT}/readyz")
     token = subprocess.run(
         [*hub, "koffer", "register", "--name", "bench", "--municipality", "051110000000"],
         env=env,

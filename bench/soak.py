@@ -37,8 +37,6 @@ from __future__ import annotations
 
 import argparse
 import copy
-import hashlib
-import io
 import json
 import os
 import random
@@ -59,9 +57,12 @@ from datetime import date, timedelta
 from pathlib import Path
 
 import httpx
-from tusclient import client as tus
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "examples"))
+import koffer_session  # noqa: E402  the development koffer: its captures, uploads, application
+from dispatch import stop  # noqa: E402  bench/dispatch.py: SIGTERM, then kill after a minute
+
 HUB = "http://127.0.0.1:8080"
 TOKEN = "dev-token-not-for-production"
 PEAK_PER_SECOND = 700_000 / 250 / 8 * 3 / 3600  # Düsseldorf contacts, see the docstring
@@ -172,15 +173,7 @@ class Load:
         self.anmeldung["channel"] = "portal"
         self.anmeldung.pop("location")
         self.gewerbe = json.loads((ROOT / "examples" / "gewerbe-record.json").read_text())
-        sys.path.insert(0, str(ROOT / "examples"))
-        import koffer_session  # the synthetic captures of the development koffer
-
-        self.captures = [
-            ("photo", "image/jpeg", koffer_session.photo()),
-            ("fingerprint", "image/x-wsq", koffer_session.fingerprint(1)),
-            ("fingerprint", "image/x-wsq", koffer_session.fingerprint(2)),
-            ("signature", "image/png", koffer_session.signature()),
-        ]
+        self.captures = koffer_session.captures()  # synthetic, made once
 
     def client(self) -> httpx.Client:
         if not hasattr(self.local, "client"):
@@ -221,43 +214,15 @@ class Load:
 
     def run_koffer(self) -> None:
         token = random.choice(self.tokens)
-        auth = {"Authorization": f"Bearer {token}"}
         case = f"soak-{uuid.uuid4()}"
-        attachments = []
-        for purpose, media_type, data in self.captures:
-            uploader = tus.TusClient(f"{HUB}/v1/koffer/uploads", headers=auth).uploader(
-                file_stream=io.BytesIO(data),
-                chunk_size=256 * 1024,
-                metadata={"purpose": purpose, "case": case},
-                upload_checksum=True,
-            )
-            uploader.upload()
-            attachments.append(
-                {
-                    "id": uploader.url.rsplit("/", 1)[-1],
-                    "purpose": purpose,
-                    "media_type": media_type,
-                    "size": len(data),
-                    "sha256": hashlib.sha256(data).hexdigest(),
-                }
-            )
-        application = {
-            "service": {"leika_key": "99085001012000"},
-            "municipality": {"ars": "051110000000"},
-            "location": {"name": "Stadtbibliothek, Lesesaal"},
-            "applicant": {
-                "given_names": "Erika",
-                "family_name": "Mustermann",
-                "date_of_birth": "1964-08-12",
-            },
-            "attachments": attachments,
-        }
+        attachments = koffer_session.upload_all(HUB, token, case, self.captures)
+        application = koffer_session.passport_application("051110000000", attachments)
         self.intake(
             "koffer",
             lambda: self.client().post(
                 "/v1/koffer/applications",
                 json=application,
-                headers={**auth, "Idempotency-Key": case},
+                headers={"Authorization": f"Bearer {token}", "Idempotency-Key": case},
             ),
             (202,),
         )
@@ -371,14 +336,6 @@ def start(command: list[str], work: Path, log: Path, ready: str) -> subprocess.P
         if time.monotonic() > deadline or proc.poll() is not None:
             raise SystemExit(f"{' '.join(command)} did not become ready; see {log}")
         time.sleep(0.2)
-
-
-def stop(proc: subprocess.Popen) -> None:
-    proc.send_signal(signal.SIGTERM)
-    try:
-        proc.wait(60)
-    except subprocess.TimeoutExpired:
-        proc.kill()
 
 
 def main() -> None:

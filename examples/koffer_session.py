@@ -55,27 +55,26 @@ def signature() -> bytes:
     return out.getvalue()
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--hub", default="http://127.0.0.1:8080")
-    parser.add_argument("--token", required=True, help="The device credential")
-    parser.add_argument("--ars", default="051110000000")
-    parser.add_argument("--wait", type=float, default=30, help="Seconds to follow the status")
-    parser.add_argument(
-        "--until", default="passport_office:ready_for_pickup", help="Stop following at this status"
-    )
-    args = parser.parse_args()
-
-    case = f"case-{uuid.uuid4()}"
-    auth = {"Authorization": f"Bearer {args.token}"}
-    uploads = tus.TusClient(f"{args.hub}/v1/koffer/uploads", headers=auth)
-    attachments = []
-    for purpose, media_type, data in [
+def captures() -> list[tuple[str, str, bytes]]:
+    """(purpose, media type, bytes) of what the koffer captured for one passport application."""
+    return [
         ("photo", "image/jpeg", photo()),
         ("fingerprint", "image/x-wsq", fingerprint(1)),
         ("fingerprint", "image/x-wsq", fingerprint(2)),
         ("signature", "image/png", signature()),
-    ]:
+    ]
+
+
+def upload_all(
+    hub: str, token: str, case: str, items: list[tuple[str, str, bytes]]
+) -> list[dict[str, object]]:
+    """Upload each capture over tus (SHA-256 checksums) into ``case``; returns the
+    application's attachment list."""
+    uploads = tus.TusClient(
+        f"{hub}/v1/koffer/uploads", headers={"Authorization": f"Bearer {token}"}
+    )
+    attachments: list[dict[str, object]] = []
+    for purpose, media_type, data in items:
         uploader = uploads.uploader(
             file_stream=io.BytesIO(data),
             chunk_size=256 * 1024,
@@ -92,10 +91,14 @@ def main() -> None:
                 "sha256": hashlib.sha256(data).hexdigest(),
             }
         )
-        print(f"uploaded {purpose} ({len(data)} bytes)")
-    application = {
+    return attachments
+
+
+def passport_application(ars: str, attachments: list[dict[str, object]]) -> dict[str, object]:
+    """A Reisepass application (LeiKa 99085001012000) of the test person with these captures."""
+    return {
         "service": {"leika_key": "99085001012000"},
-        "municipality": {"ars": args.ars},
+        "municipality": {"ars": ars},
         "location": {"name": "Stadtbibliothek, Lesesaal"},
         "applicant": {
             "given_names": "Erika",
@@ -104,6 +107,25 @@ def main() -> None:
         },
         "attachments": attachments,
     }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--hub", default="http://127.0.0.1:8080")
+    parser.add_argument("--token", required=True, help="The device credential")
+    parser.add_argument("--ars", default="051110000000")
+    parser.add_argument("--wait", type=float, default=30, help="Seconds to follow the status")
+    parser.add_argument(
+        "--until", default="passport_office:ready_for_pickup", help="Stop following at this status"
+    )
+    args = parser.parse_args()
+
+    case = f"case-{uuid.uuid4()}"
+    auth = {"Authorization": f"Bearer {args.token}"}
+    attachments = upload_all(args.hub, args.token, case, captures())
+    for attachment in attachments:
+        print(f"uploaded {attachment['purpose']} ({attachment['size']} bytes)")
+    application = passport_application(args.ars, attachments)
     with httpx.Client(base_url=args.hub, headers=auth, timeout=30) as c:
         r = c.post("/v1/koffer/applications", json=application, headers={"Idempotency-Key": case})
         if r.status_code != 202:

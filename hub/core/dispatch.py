@@ -50,10 +50,8 @@ class Dispatcher:
         self._threads: list[threading.Thread] = []
         self._inflight: dict[str, set[int]] = {}
         # Until when (monotonic) each held lease is known to be ours: set at lease time,
-        # moved on by each renewal that extended it.
+        # moved on by each renewal that extended it, dropped once its delivery is done.
         self._held_until: dict[int, float] = {}
-        # Outcomes being written: a renewal that misses them found them done, not taken.
-        self._recording: set[int] = set()
         self._inflight_lock = threading.Lock()
         self._rng = random.Random()
         self.listener: DeliveryListener | None = None  # PostgreSQL: LISTEN/NOTIFY wake-ups
@@ -205,17 +203,12 @@ class Dispatcher:
         if not group:
             return
         ids = {outcome.lease.delivery_id for outcome in group}
-        with self._inflight_lock:
-            self._recording |= ids
-        try:
-            self._complete(owner, self._flush(group))
-            with self._inflight_lock:  # recorded: no longer ours to renew
-                held.difference_update(ids)
-                for delivery_id in ids:
-                    self._held_until.pop(delivery_id, None)
-        finally:
-            with self._inflight_lock:
-                self._recording -= ids
+        with self._inflight_lock:  # delivered: a renewal missing them found them done, not taken
+            for delivery_id in ids:
+                self._held_until.pop(delivery_id, None)
+        self._complete(owner, self._flush(group))
+        with self._inflight_lock:  # recorded: no longer ours to renew
+            held.difference_update(ids)
 
     def _flush(self, outcomes: list[Outcome]) -> list[Outcome]:
         """Let adapters make a batch durable at once (``flush()``, optional) before it counts
@@ -347,10 +340,6 @@ class Dispatcher:
                         if delivery_id in self._held_until:
                             self._held_until[delivery_id] = asked + self.cfg.lease_seconds
                 with self._inflight_lock:  # not extended because recorded meanwhile: done
-                    lost = [
-                        i
-                        for i in ids - extended
-                        if i in self._held_until and i not in self._recording
-                    ]
+                    lost = [i for i in ids - extended if i in self._held_until]
                 if lost:
                     log.warning("leases_lost", count=len(lost))
