@@ -32,6 +32,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import copy
+import datetime
 import hashlib
 import json
 import os
@@ -66,6 +68,50 @@ MIX = {
     ],
 }
 BODIES: list[bytes] = [json.dumps(SAMPLE).encode()]
+# Names for the production mix's Anmeldungen: each applicant, partner and child gets a family
+# name (60 of them, repeating as they do in a city), three given names unique to them (over
+# 64,000 people) and a birth date, so the XMeld check keeps meeting values it has not seen.
+FAMILY = [
+    "Müller", "Schmidt", "Schneider", "Fischer", "Weber", "Meyer", "Wagner", "Becker", "Schulz",
+    "Hoffmann", "Schäfer", "Koch", "Bauer", "Richter", "Klein", "Wolf", "Schröder", "Neumann",
+    "Schwarz", "Zimmermann", "Braun", "Krüger", "Hofmann", "Hartmann", "Lange", "Schmitt",
+    "Werner", "Schmitz", "Krause", "Meier", "Lehmann", "Schmid", "Schulze", "Maier", "Köhler",
+    "Herrmann", "König", "Walter", "Mayer", "Huber", "Kaiser", "Fuchs", "Peters", "Lang",
+    "Scholz", "Möller", "Weiß", "Jung", "Hahn", "Schubert", "Yılmaz", "Kaya", "Nowak", "Kowalski",
+    "Łukasiewicz", "Öztürk", "Dąbrowski", "Đorđević", "Popescu", "Ahmadi",
+]  # fmt: skip
+GIVEN = [
+    "Anna", "Lena", "Mia", "Emma", "Sophie", "Hannah", "Lea", "Marie", "Lina", "Ella", "Ben",
+    "Paul", "Leon", "Finn", "Noah", "Elias", "Felix", "Jonas", "Luis", "Lukas", "Zoë", "Łucja",
+    "Ayşe", "Mehmet", "Jürgen", "Renée", "Dörte", "Björn", "Søren", "Małgorzata", "Fatma", "Ömer",
+    "Ilse", "Gerd", "Heike", "Uwe", "Karin", "Sven", "Agnieszka", "Dragan",
+]  # fmt: skip
+MIXED: list[dict] = [SAMPLE]
+VARIED: set[int] = set()  # indexes into BODIES' source mix whose names vary per record
+
+
+def person(n: int) -> dict[str, str]:
+    """Family name, given names and birth date of the n-th person."""
+    k = (n * 7919) % len(GIVEN) ** 3  # 7919 is prime: n → k is one-to-one below 64,000
+    given = " ".join(GIVEN[(k // len(GIVEN) ** i) % len(GIVEN)] for i in range(3))
+    born = datetime.date(1940, 1, 1) + datetime.timedelta(days=(n * 7919) % 25_000)
+    return {"family_name": FAMILY[n % len(FAMILY)], "given_names": given,
+            "date_of_birth": born.isoformat()}  # fmt: skip
+
+
+def body(n: int, mix: list[dict]) -> bytes:
+    """The n-th record of ``mix``: Anmeldungen with the names and dates of their own."""
+    record = mix[n % len(mix)]
+    if n % len(mix) not in VARIED:
+        return BODIES[n % len(BODIES)]
+    record = copy.deepcopy(record)
+    record["applicant"].update(person(3 * n))
+    payload = record["payload"]
+    if "partner" in payload:
+        payload["partner"].update(person(3 * n + 1))
+    for child in payload.get("children", []):
+        child.update(person(3 * n + 2))
+    return json.dumps(record).encode()
 
 
 def free_port() -> int:
@@ -182,6 +228,7 @@ async def wait_ready(port: int) -> None:
 async def load(port: int, records: int, concurrency: int) -> float:
     """POST ``records`` submissions with ``concurrency`` clients; returns seconds taken."""
     run = uuid.uuid4().hex[:8]
+    bodies = [body(n, MIXED) for n in range(records)]  # made before the clock starts
     numbers = iter(range(records))
     failures = 0
     connector = aiohttp.TCPConnector(limit=concurrency)
@@ -197,7 +244,7 @@ async def load(port: int, records: int, concurrency: int) -> float:
                 }
                 async with session.post(
                     f"http://127.0.0.1:{port}/v1/records",
-                    data=BODIES[n % len(BODIES)],
+                    data=bodies[n],
                     headers=headers,
                 ) as r:
                     await r.read()
@@ -309,7 +356,11 @@ def main() -> None:
         "and Gewerbeanmeldungen to the file adapter, the catalogue configured",
     )
     args = parser.parse_args()
-    BODIES[:] = [json.dumps(body).encode() for body in MIX[args.mix]]
+    BODIES[:] = [json.dumps(b).encode() for b in MIX[args.mix]]
+    MIXED[:] = MIX[args.mix]
+    VARIED.clear()
+    if args.mix == "production":
+        VARIED.add(0)  # the Anmeldungen
     if args.core_only:
         HUB_ENV["HUB_DISABLE_PLUGINS"] = ",".join(bundled_plugins())
     else:

@@ -3,11 +3,14 @@ record costs between arrival and commit — validation, routing, payload schema,
 the XMeld intake check — for the sample Anmeldung routed to the xmeld adapter, the way
 ``hub serve`` prepares it. No HTTP, no commit: the part the plugins add.
 
-In the same run, whole passes over the same records, medians over ``--runs``:
+Each Anmeldung carries names and a birth date of its own (``dispatch.person``). In the same run,
+whole passes over the same records, medians over ``--runs``:
 
-- **compiled**: payload schemas checked by jsonschema-rs (what the hub does now);
-- **walking**: the same with the compiled validators taken out (``jsonschema`` walks every
-  payload, as before).
+- **compiled**: what the hub does now — payload schemas checked by jsonschema-rs, the XMeld
+  check's fast path (``hub_xmeld.value_check``) skipping the 1704 build for known shapes;
+- **full XMeld check**: the same with the fast path off (the 1704 built and validated for
+  every record, as before);
+- **walking**: the compiled payload validators taken out (``jsonschema`` walks every payload).
 
     python bench/intake_checks.py [--records 2000] [--runs 5]
 """
@@ -22,7 +25,10 @@ import time
 from pathlib import Path
 
 import hub
+from dispatch import person
 from hub.testing import Hub, hub_config
+from hub_xmeld import schemas as xmeld_schemas
+from hub_xmeld import value_check
 
 ROOT = Path(__file__).resolve().parents[1]
 XMELD = {
@@ -61,25 +67,39 @@ def main() -> None:
     h = Hub(config)
     h.start(intake_thread=False)
     sample = json.loads((ROOT / "examples" / "sample-record.json").read_text())
-    subs = [hub.Submission.model_validate(sample) for _ in range(args.records)]
-    one_pass(h, subs[:50])  # warm: schemas compiled, catalogue loaded
+    subs = []
+    for n in range(args.records):
+        data = json.loads(json.dumps(sample))
+        data["applicant"].update(person(3 * n))
+        data["payload"]["partner"].update(person(3 * n + 1))
+        for child in data["payload"]["children"]:
+            child.update(person(3 * n + 2))
+        subs.append(hub.Submission.model_validate(data))
+    directory = xmeld_schemas.load().directory
+    fast_path = value_check.load(directory)
+    one_pass(h, subs[:50])  # warm: schemas compiled, catalogue loaded, the shape known
     schemas = h.registry.payload_schemas
     compiled = dict(schemas._fast)
-    found: dict[str, list[float]] = {"compiled": [], "walking": []}
-    for _ in range(args.runs):  # alternate, so drift hits both
+    found: dict[str, list[float]] = {"compiled": [], "full XMeld check": [], "walking": []}
+    for _ in range(args.runs):  # alternate, so drift hits all
         schemas._fast.clear()
         found["walking"].append(one_pass(h, subs))
         schemas._fast.update(compiled)
+        value_check._ready[directory] = None  # off: the intake check builds every 1704
+        found["full XMeld check"].append(one_pass(h, subs))
+        value_check._ready[directory] = fast_path
         found["compiled"].append(one_pass(h, subs))
     h.close()
     print(f"{args.records} Anmeldungen routed to xmeld, every bundled plugin installed")
     for name, secs in found.items():
         median = statistics.median(secs)
-        print(f"  {name:<9} {1000 * median / args.records:6.3f} ms/record  "
+        print(f"  {name:<16} {1000 * median / args.records:6.3f} ms/record  "
               f"{args.records / median:8.0f} records/s  (runs "
               f"{' · '.join(f'{s:.2f}' for s in secs)} s)")  # fmt: skip
     ratio = statistics.median(found["walking"]) / statistics.median(found["compiled"])
     print(f"  walking ÷ compiled: {ratio:.2f}")
+    ratio = statistics.median(found["full XMeld check"]) / statistics.median(found["compiled"])
+    print(f"  full XMeld check ÷ compiled: {ratio:.2f}")
 
 
 if __name__ == "__main__":

@@ -1,6 +1,9 @@
 """Intake check: a record for the Meldebehörde is refused at once (422) when its message could
 not satisfy the XMeld schema, e.g. a name with characters outside DIN 91379, rather than failing
 days later at delivery. The message is built and validated as a dry run; nothing is sent.
+
+For the Anmeldung the dry run is skipped when :mod:`hub_xmeld.value_check` finds every value
+within its element's datatype and a record of the same shape was built and validated before.
 """
 
 from __future__ import annotations
@@ -11,7 +14,7 @@ from functools import cache
 import structlog
 
 import hub
-from hub_xmeld import anmeldung, messages, schemas
+from hub_xmeld import anmeldung, messages, schemas, value_check
 from hub_xmeld.schemas import Issue
 
 log = structlog.get_logger("hub.xmeld")
@@ -59,6 +62,13 @@ def _problem(issue: Issue) -> hub.FieldProblem:
     return hub.FieldProblem(field_of(issue.path), "xmeld", f"{issue.element}: {issue.brief}")
 
 
+def warm_up() -> None:
+    """Start reading the Anmeldung's datatypes for the fast path (in the background)."""
+    schema = _schema()
+    if schema is not None:
+        value_check.available(schema.directory)
+
+
 def check(record: hub.Record, ctx: hub.EnrichContext) -> None:
     """Enricher for Anmeldung (``99115005104…``) and Meldebescheinigung (``99115003…``)."""
     key = record.service.leika_key
@@ -71,9 +81,17 @@ def check(record: hub.Record, ctx: hub.EnrichContext) -> None:
         raise hub.IntakeRejected.one(
             "applicant", "required", "a registration service needs the applicant"
         )
+    anmeldung_1704 = key.startswith("99115005104")
+    values = value_check.available(schema.directory) if anmeldung_1704 else None
+    shape: tuple[object, ...] | None = None
+    if values is not None:
+        shape, ok = values.shape_and_verdict(record)
+        if ok and values.known(shape):
+            return
+        shape = shape if ok else None  # a partial shape is not remembered
     reader = messages.Authority.meldebehoerde(record.municipality.ars, "Meldebehörde")
     try:
-        if key.startswith("99115005104"):
+        if anmeldung_1704:
             root = anmeldung.meldeschein_1704(record, AUTHOR, reader, messages.Product())
         else:
             root = messages.meldebescheinigung_1700(record, AUTHOR, reader, messages.Product())
@@ -82,6 +100,8 @@ def check(record: hub.Record, ctx: hub.EnrichContext) -> None:
         raise hub.IntakeRejected([_problem(i) for i in exc.issues[:10]]) from None
     except hub.PermanentError as exc:
         raise hub.IntakeRejected.one("applicant", "xmeld", str(exc)) from None
+    if values is not None and shape is not None:
+        values.remember(shape)  # built and valid: this shape's structure is
 
 
-__all__ = ["check", "field_of"]
+__all__ = ["check", "field_of", "warm_up"]

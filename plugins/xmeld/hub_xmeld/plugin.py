@@ -206,10 +206,13 @@ def register_statuses(register: Any) -> None:
 
 @hub.hookimpl
 def hub_startup(hub: Any) -> None:
-    """Codes queued in the plugin's own outbox by an earlier version move to the core's."""
+    """Codes queued in the plugin's own outbox by an earlier version move to the core's; the
+    intake check's fast path starts reading the Anmeldung's datatypes."""
     from hub_xmeld.bestaetigungscode import move_legacy_outbox
+    from hub_xmeld.intake_check import warm_up
 
     if any(hub.config.adapter_type(n) == "xmeld" for n in hub.config.adapters):
+        warm_up()
         moved = move_legacy_outbox(hub)
         if moved:
             log.info("xmeld_outbox_moved", count=moved)
