@@ -24,8 +24,9 @@ import tempfile
 import time
 from pathlib import Path
 
+from dispatch import person  # bench/dispatch.py: names and birth dates per Anmeldung
+
 import hub
-from dispatch import person
 from hub.testing import Hub, hub_config
 from hub_xmeld import schemas as xmeld_schemas
 from hub_xmeld import value_check

@@ -193,7 +193,9 @@ def _is_base64(value: str) -> bool:
 
 
 _SHAPE = object()  # trie leaf: the value is part of the shape, not checked
-_MEMO = 4096  # verdicts remembered per datatype (codes, dates and places repeat)
+# Verdicts remembered per datatype: codes, dates and places repeat. Emptied when full, so it
+# keeps what is common now and holds no value (a name, say) for longer than that.
+_MEMO = 4096
 
 
 def _memoized(check: Check) -> Check:
@@ -203,8 +205,9 @@ def _memoized(check: Check) -> Check:
         verdict = seen.get(value)
         if verdict is None:
             verdict = check(value)
-            if len(seen) < _MEMO:
-                seen[value] = verdict
+            if len(seen) >= _MEMO:
+                seen.clear()
+            seen[value] = verdict
         return verdict
 
     return memo

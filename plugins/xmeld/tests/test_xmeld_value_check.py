@@ -206,3 +206,14 @@ def test_datatypes_compile_to_what_the_schema_says(element_1704, element, good, 
         assert simple.is_valid(value), value  # the schema library agrees
     for value in bad:
         assert not check(value), value
+
+
+def test_verdicts_are_remembered_a_while_and_then_forgotten() -> None:
+    calls: list[str] = []
+    memo = value_check._memoized(lambda value: calls.append(value) or True)
+    assert memo("Düsseldorf") and memo("Düsseldorf")
+    assert calls == ["Düsseldorf"]  # a place that repeats is checked once
+    for n in range(value_check._MEMO):  # a stream of names fills the memo, which then empties
+        memo(f"Name {n}")
+    memo("Düsseldorf")
+    assert calls.count("Düsseldorf") == 2
