@@ -193,21 +193,28 @@ def _is_base64(value: str) -> bool:
 
 
 _SHAPE = object()  # trie leaf: the value is part of the shape, not checked
-# Verdicts remembered per datatype: codes, dates and places repeat. Emptied when full, so it
-# keeps what is common now and holds no value (a name, say) for longer than that.
+# Verdicts remembered per datatype: codes, dates and places repeat, names rarely. Two
+# generations of at most _MEMO values each: when the young one is full it becomes the old one
+# and the old one is dropped, so what keeps coming back stays (each hit moves it to the young
+# generation) and no value, a name say, is held longer than two generations.
 _MEMO = 4096
 
 
 def _memoized(check: Check) -> Check:
-    seen: dict[str, bool] = {}
+    generations: list[dict[str, bool]] = [{}, {}]  # young, old
 
     def memo(value: str) -> bool:
-        verdict = seen.get(value)
+        young, old = generations
+        verdict = young.get(value)
+        if verdict is not None:
+            return verdict
+        verdict = old.get(value)
         if verdict is None:
             verdict = check(value)
-            if len(seen) >= _MEMO:
-                seen.clear()
-            seen[value] = verdict
+        if len(young) >= _MEMO:
+            generations[:] = [{}, young]
+            young = generations[0]
+        young[value] = verdict
         return verdict
 
     return memo
