@@ -196,14 +196,18 @@ _SHAPE = object()  # trie leaf: the value is part of the shape, not checked
 # Verdicts remembered per datatype: codes, dates and places repeat, names rarely. Two
 # generations of at most _MEMO values each: when the young one is full it becomes the old one
 # and the old one is dropped, so what keeps coming back stays (each hit moves it to the young
-# generation) and no value, a name say, is held longer than two generations.
+# generation) and no value, a name say, is held longer than two generations. Long values (a
+# Wohnungsgeberbestätigung's base64, up to 1.4 MB) are checked each time, never held.
 _MEMO = 4096
+_MEMO_LONGEST = 256
 
 
 def _memoized(check: Check) -> Check:
     generations: list[dict[str, bool]] = [{}, {}]  # young, old
 
     def memo(value: str) -> bool:
+        if len(value) > _MEMO_LONGEST:
+            return check(value)
         young, old = generations
         verdict = young.get(value)
         if verdict is not None:
@@ -229,12 +233,12 @@ def _trie(fields: dict[str, Check]) -> dict[str, Any]:
     root: dict[str, Any] = {}
     for path in [*fields, *_SHAPE_VALUES]:
         steps = path.split(".")[1:]
+        leaf = fields.get(path, _SHAPE)
         node = root
         for i, step in enumerate(steps):
             last = i == len(steps) - 1
             listed = step.endswith("[]")
             key = step.removesuffix("[]")
-            leaf = fields.get(path, _SHAPE)
             if listed:
                 inner = node.setdefault(key, ("[]", leaf if last else {}))
                 node = inner[1]
@@ -348,34 +352,28 @@ def element_type(root: Any, path: str) -> Any:
     return _simple_type(_element(root, path))
 
 
-def build(directory: Path) -> AnmeldungValues | None:
-    """Read the datatypes from the schema set in ``directory``; ``None`` (with a warning)
-    when an element or datatype cannot be compiled: the full check then runs for every record."""
-    import xmlschema
-
-    try:
-        root = anmeldung_element(directory)
-        fields = {f"applicant.{k}": v for k, v in _APPLICANT_FIELDS.items()}
-        fields |= _payload_fields()
-        fields["(street line)"] = [_STREET_LINE]
-        fields["(identification postal code)"] = [_IDENT_POSTAL_CODE]
-        per_type: dict[int, Check] = {}  # one memoized check per datatype
-        checks: dict[str, Check] = {}
-        for field, elements in fields.items():
-            found: list[Check] = []
-            for path in elements:
-                simple = element_type(root, path)
-                if id(simple) not in per_type:
-                    check = compile_type(simple)
-                    if check is None:
-                        raise LookupError(f"{path}: datatype not compiled")
-                    per_type[id(simple)] = _memoized(check)
-                if per_type[id(simple)] not in found:
-                    found.append(per_type[id(simple)])
-            checks[field] = found[0] if len(found) == 1 else _every(found)
-    except (LookupError, xmlschema.XMLSchemaException) as exc:
-        log.warning("xmeld_fast_check_off", reason=str(exc))
-        return None
+def build(directory: Path) -> AnmeldungValues:
+    """Read the datatypes from the schema set in ``directory``; raises ``LookupError`` when an
+    element or datatype cannot be compiled (:func:`load` then turns the fast path off)."""
+    root = anmeldung_element(directory)
+    fields = {f"applicant.{k}": v for k, v in _APPLICANT_FIELDS.items()}
+    fields |= _payload_fields()
+    fields["(street line)"] = [_STREET_LINE]
+    fields["(identification postal code)"] = [_IDENT_POSTAL_CODE]
+    per_type: dict[int, Check] = {}  # one memoized check per datatype
+    checks: dict[str, Check] = {}
+    for field, elements in fields.items():
+        found: list[Check] = []
+        for path in elements:
+            simple = element_type(root, path)
+            if id(simple) not in per_type:
+                check = compile_type(simple)
+                if check is None:
+                    raise LookupError(f"{path}: datatype not compiled")
+                per_type[id(simple)] = _memoized(check)
+            if per_type[id(simple)] not in found:
+                found.append(per_type[id(simple)])
+        checks[field] = found[0] if len(found) == 1 else _every(found)
     return AnmeldungValues(checks)
 
 
@@ -385,7 +383,8 @@ _lock = threading.Lock()
 
 
 def load(directory: Path) -> AnmeldungValues | None:
-    """The checks for ``directory``, read once per process (about a second)."""
+    """The checks for ``directory``, read once per process (about a second); ``None``, with a
+    warning, when they cannot be: the full check then runs for every record."""
     with _lock:
         if directory not in _ready:
             try:

@@ -221,3 +221,11 @@ def test_verdicts_are_remembered_while_they_recur_and_then_forgotten() -> None:
     assert calls.count("Name 0") == 1
     memo("Name 0")  # two generations later, a name seen once is forgotten
     assert calls.count("Name 0") == 2
+
+
+def test_long_values_are_not_held() -> None:
+    calls: list[str] = []
+    memo = value_check._memoized(lambda value: calls.append(value) or True)
+    pdf = "JVBERi0x" * 1000  # a Wohnungsgeberbestätigung's base64: checked, never kept
+    assert memo(pdf) and memo(pdf)
+    assert len(calls) == 2
