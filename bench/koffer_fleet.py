@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import base64
-import io
 import os
 import signal
 import statistics
@@ -34,15 +33,15 @@ from pathlib import Path
 
 from koffer_upload import (  # bench/koffer_upload.py: one koffer, the same endpoints
     CHUNK,
+    HUB_URL,
     PORT,
     SINK_URL,
-    Sha256Uploader,
     hub_config,
     start_sink,
     status_kb,
+    timed_upload,
     wait_for,
 )
-from tusclient import client as tus
 
 ARS = "051110000000"
 
@@ -51,20 +50,6 @@ def cpu_seconds(pid: int) -> float:
     """User + system CPU time of a process so far."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def upload_once(url: str, token: str | None, data: bytes, case: str) -> float:
-    headers = {"Authorization": f"Bearer {token}"} if token else {}
-    uploader = Sha256Uploader(
-        file_stream=io.BytesIO(data),
-        client=tus.TusClient(url, headers=headers),
-        chunk_size=CHUNK,
-        metadata={"purpose": "document", "case": case},
-        upload_checksum=True,
-    )
-    t = time.perf_counter()
-    uploader.upload()
-    return time.perf_counter() - t
 
 
 def fleet(
@@ -80,7 +65,7 @@ def fleet(
     def koffer(i: int) -> None:
         start.wait()
         try:
-            seconds[i] = upload_once(url, tokens[i], data, f"{tag}-koffer-{i:04d}")
+            seconds[i] = timed_upload(url, tokens[i], data, f"{tag}-koffer-{i:04d}")
         except BaseException as exc:  # reported below, after every thread ended
             errors.append(exc)
 
@@ -142,8 +127,8 @@ def one_run(run: int, koffers: int, data: bytes) -> dict[str, float]:
         sink = start_sink(work)
         try:
             url = SINK_URL
-            upload_once(url, None, data[: 2**20], "warmup-sink")
-            row["bare_single"] = mb / upload_once(url, None, data, "bare-single")
+            timed_upload(url, None, data[: 2**20], "warmup-sink")
+            row["bare_single"] = mb / timed_upload(url, None, data, "bare-single")
             bare = fleet(url, [None] * koffers, data, f"bare-{run}", sink.pid)
             row.update({f"bare_{k}": v for k, v in bare.items()})
         finally:
@@ -151,10 +136,10 @@ def one_run(run: int, koffers: int, data: bytes) -> dict[str, float]:
             sink.wait(10)
         proc, tokens = start_hub(work, koffers)
         try:
-            url = f"http://127.0.0.1:{PORT}/v1/koffer/uploads"
+            url = HUB_URL
             for token in tokens:  # imports, pools, each device's first lookup
-                upload_once(url, token, data[: 2**20], f"warmup-{token[-8:]}")
-            row["hub_single"] = mb / upload_once(url, tokens[0], data, f"single-{run:04d}")
+                timed_upload(url, token, data[: 2**20], f"warmup-{token[-8:]}")
+            row["hub_single"] = mb / timed_upload(url, tokens[0], data, f"single-{run:04d}")
             base_kb = status_kb(proc.pid, "VmRSS")
             Path(f"/proc/{proc.pid}/clear_refs").write_text("5")  # reset the peak (VmHWM)
             ours = fleet(url, tokens, data, f"hub-{run}", proc.pid)

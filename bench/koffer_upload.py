@@ -39,6 +39,7 @@ from tusclient.uploader import Uploader
 CHUNK = 5 * 1024 * 1024
 SEGMENT = 1024 * 1024
 PORT = 8097
+HUB_URL = f"http://127.0.0.1:{PORT}/v1/koffer/uploads"
 
 
 class Sha256Uploader(Uploader):
@@ -135,15 +136,7 @@ def sink_upload(work: Path, data: bytes) -> float:
     """tuspy against the bare streaming endpoint."""
     proc = start_sink(work)
     try:
-        uploader = Sha256Uploader(
-            file_stream=io.BytesIO(data),
-            client=tus.TusClient(SINK_URL),
-            chunk_size=CHUNK,
-            upload_checksum=CHECKSUM,
-        )
-        t = time.perf_counter()
-        uploader.upload()
-        return time.perf_counter() - t
+        return timed_upload(SINK_URL, None, data)
     finally:
         proc.terminate()
         proc.wait(10)
@@ -195,20 +188,25 @@ def start_hub(work: Path) -> tuple[subprocess.Popen, str]:
 CHECKSUM = True
 
 
-def upload(token: str, data: bytes, case: str) -> float:
-    client = tus.TusClient(
-        f"http://127.0.0.1:{PORT}/v1/koffer/uploads", headers={"Authorization": f"Bearer {token}"}
-    )
+def timed_upload(url: str, token: str | None, data: bytes, case: str | None = None) -> float:
+    """Seconds tuspy takes to upload ``data`` to ``url`` (CHUNK-sized PATCHes, each with its
+    SHA-256 unless switched off); ``case`` names the application it belongs to (the hub's
+    metadata), a device ``token`` authenticates it."""
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
     uploader = Sha256Uploader(
         file_stream=io.BytesIO(data),
-        client=client,
+        client=tus.TusClient(url, headers=headers),
         chunk_size=CHUNK,
-        metadata={"purpose": "document", "case": case},
+        metadata={"purpose": "document", "case": case} if case else {},
         upload_checksum=CHECKSUM,
     )
     t = time.perf_counter()
     uploader.upload()
     return time.perf_counter() - t
+
+
+def upload(token: str, data: bytes, case: str) -> float:
+    return timed_upload(HUB_URL, token, data, case)
 
 
 def main() -> None:
