@@ -117,7 +117,10 @@ def register_routes(register: Any, hub: Any) -> None:
 
 @hub.hookimpl
 def register_identity_providers(register: Any, hub: Any) -> None:
-    register(NAME, BundIdIdentity(lambda: state(hub)))
+    """Intake asks for the citizen's BundID session only where BundID is configured: installed
+    and unconfigured, the plugin costs a submission nothing."""
+    if NAME in hub.config.plugins:
+        register(NAME, BundIdIdentity(lambda: state(hub)))
 
 
 def check_trust_level(record: hub.Record, ctx: hub.EnrichContext) -> None:

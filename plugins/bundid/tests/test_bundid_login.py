@@ -10,8 +10,8 @@ import pytest
 from lxml import etree
 from sqlalchemy import update
 
+from hub.testing import Hub, hub_config, sample_submission
 from hub.testing import html_form as form
-from hub.testing import sample_submission
 from hub_bundid import tables
 from hub_bundid.constants import AKDB, CLASSIC_UI, NS
 from hub_bundid.plugin import state as bundid_state
@@ -346,3 +346,13 @@ def test_the_mailbox_handle_reaches_the_record_for_answers(bundid) -> None:
             r.headers["location"], headers={"Authorization": f"Bearer {bundid.token}"}
         ).json()
     assert rec["applicant"]["identity"]["mailbox_uuid"] == "b980f78d-f5e0-45d9-8971-cc0e27f0beaf"
+
+
+def test_installed_but_not_configured_bundid_reads_no_sessions(tmp_path, bundid) -> None:
+    # Intake asks identity providers on every submission: an unconfigured BundID is not one.
+    plain = Hub(hub_config(f"sqlite:///{tmp_path / 'hub.db'}", tmp_path / "out", bundid.token))
+    try:
+        assert "bundid" not in plain.registry.identity_providers
+    finally:
+        plain.close()
+    assert "bundid" in bundid.live.hub.registry.identity_providers
