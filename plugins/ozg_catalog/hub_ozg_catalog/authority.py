@@ -101,19 +101,16 @@ class AuthorityResolver:
         return result, (utcnow() - fetched).total_seconds() <= ttl
 
     def offline(self, leika_key: str, place: Ars) -> AuthorityResult | None:
-        for level in place.hierarchy():
-            rows = [
-                r for r in self.catalogue.offline_authorities(leika_key, level) if r["role"] == "01"
-            ]
-            if rows:
-                r = rows[0]
-                return AuthorityResult(
-                    True,
-                    {"id": r["oe_id"], "name": r["name"], "role": "01", **r["detail"]},
-                    "offline",
-                    level_ars=level,
-                )
-        return None
+        found = self.catalogue.competent_authority(leika_key, place)
+        if found is None:
+            return None
+        r, level = found
+        return AuthorityResult(
+            True,
+            {"id": r["oe_id"], "name": r["name"], "role": "01", **r["detail"]},
+            "offline",
+            level_ars=level,
+        )
 
     def _ask_pvog(self, leika_key: str, place: Ars) -> AuthorityResult:
         assert self.pvog is not None

@@ -27,6 +27,7 @@ from hub_ozg_catalog.search import Hit, SearchIndex
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 VERSION_CHECK_SECONDS = 2.0
+COMPETENT_MEMO = 100_000
 
 
 @dataclass
@@ -40,6 +41,11 @@ class Snapshot:
     authorities: dict[tuple[str, str], list[dict[str, Any]]]
     _index: SearchIndex | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
+    # (Leistungsschlüssel, ARS) → the competent authority's row and the level it was found at.
+    # A snapshot never changes, so neither does the answer; intake asks once per record.
+    _competent: dict[tuple[str, str], tuple[dict[str, Any], str] | None] = field(
+        default_factory=dict
+    )
 
     @property
     def index(self) -> SearchIndex:
@@ -215,6 +221,24 @@ class Catalogue:
 
     def offline_authorities(self, key: str, ars: str) -> list[dict[str, Any]]:
         return self.snapshot().authorities.get((key, ars), [])
+
+    def competent_authority(self, key: str, place: Ars) -> tuple[dict[str, Any], str] | None:
+        """The imported authority with role 01 (zuständige Stelle) for ``key`` at ``place`` or
+        the nearest level above it, and that level's ARS; None where none was imported."""
+        snap = self.snapshot()
+        memo = (key, place.ars)
+        if memo in snap._competent:
+            return snap._competent[memo]
+        found = None
+        for level in place.hierarchy():
+            rows = [r for r in snap.authorities.get((key, level), []) if r["role"] == "01"]
+            if rows:
+                found = (rows[0], level)
+                break
+        if len(snap._competent) >= COMPETENT_MEMO:  # services × places of a state: bounded
+            snap._competent.clear()
+        snap._competent[memo] = found
+        return found
 
     # --- PVOG cache ----------------------------------------------------------------------------
 

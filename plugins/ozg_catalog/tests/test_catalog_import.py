@@ -6,7 +6,13 @@ from pathlib import Path
 
 import pytest
 
-from hub_ozg_catalog.importers import ImportProblem, read_leika_csv, read_regions, read_xzufi
+from hub_ozg_catalog.importers import (
+    ImportProblem,
+    Zustaendigkeit,
+    read_leika_csv,
+    read_regions,
+    read_xzufi,
+)
 from hub_ozg_catalog.plugin import state
 
 
@@ -119,6 +125,25 @@ def test_xzufi_import_and_offline_lookup(hub_factory, store_url, fixtures_dir) -
     up = st.resolver.resolve("99036008007000", "055540004004", remote=False)
     assert up.found and up.level_ars == "055540000000"
     assert up.authority["name"] == "Kreis Borken - Straßenverkehrsamt"
+
+
+def test_offline_lookup_follows_a_new_import(hub_factory, store_url, fixtures_dir) -> None:
+    # Intake remembers each service and place's answer per catalogue version: the next import
+    # (a new version) must be seen, not the remembered answer.
+    _, items = read_xzufi(fixtures_dir / "xzufi_duesseldorf.xml")
+    st = state(hub_factory(store_url))
+    st.catalogue.replace_authorities(items)
+    first = st.resolver.resolve("99036008007000", "055540004004", remote=False)
+    assert first.found and first.level_ars == "055540000000"
+    assert st.resolver.resolve("99036008007000", "055540004004", remote=False) == first
+    ahaus = Zustaendigkeit(
+        "99036008007000", "055540004004", "01", "oe-ahaus", "Bürgerbüro Ahaus", {}
+    )
+    st.catalogue.replace_authorities([*items, ahaus])
+    again = st.resolver.resolve("99036008007000", "055540004004", remote=False)
+    assert again.level_ars == "055540004004" and again.authority["name"] == "Bürgerbüro Ahaus"
+    st.catalogue.replace_authorities([])
+    assert st.resolver.resolve("99036008007000", "055540004004", remote=False).found is False
 
 
 @pytest.mark.parametrize(
