@@ -62,11 +62,17 @@ def _problem(issue: Issue) -> hub.FieldProblem:
     return hub.FieldProblem(field_of(issue.path), "xmeld", f"{issue.element}: {issue.brief}")
 
 
-def warm_up() -> None:
-    """Start reading the Anmeldung's datatypes for the fast path (in the background)."""
-    schema = _schema()
-    if schema is not None:
-        value_check.available(schema.directory)
+class WarmUp:
+    """A service of ``hub serve``: starts reading the Anmeldung's datatypes for the fast path
+    (in a background thread of its own, about a second) so the first Anmeldungen find them."""
+
+    def start(self) -> None:
+        schema = _schema()
+        if schema is not None:
+            value_check.available(schema.directory)
+
+    def stop(self) -> None:
+        """Nothing to stop: the reading thread is a daemon and holds no resources."""
 
 
 def check(record: hub.Record, ctx: hub.EnrichContext) -> None:
@@ -104,4 +110,4 @@ def check(record: hub.Record, ctx: hub.EnrichContext) -> None:
         values.remember(shape)  # built and valid: this shape's structure is
 
 
-__all__ = ["check", "field_of", "warm_up"]
+__all__ = ["WarmUp", "check", "field_of"]

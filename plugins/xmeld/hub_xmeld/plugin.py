@@ -113,8 +113,14 @@ def register_commands(cli: click.Group) -> None:
 
 @hub.hookimpl
 def register_services(register: Any, hub: Any) -> None:
-    """Development (``[plugins.xmeld.simulator]``): the XTA gateway simulator with its
-    Meldebehörden, inside the hub."""
+    """With an xmeld adapter: the intake check's fast path reads the Anmeldung's datatypes
+    while the hub serves (a worker takes no intake and never needs them). Development
+    (``[plugins.xmeld.simulator]``): the XTA gateway simulator with its Meldebehörden, inside
+    the hub."""
+    if any(hub.config.adapter_type(n) == "xmeld" for n in hub.config.adapters):
+        from hub_xmeld.intake_check import WarmUp
+
+        register("xmeld_fast_check", WarmUp())
     settings = hub.config.plugins.get("xmeld", {}).get("simulator")
     if settings is None:
         return
@@ -206,13 +212,10 @@ def register_statuses(register: Any) -> None:
 
 @hub.hookimpl
 def hub_startup(hub: Any) -> None:
-    """Codes queued in the plugin's own outbox by an earlier version move to the core's; the
-    intake check's fast path starts reading the Anmeldung's datatypes."""
+    """Codes queued in the plugin's own outbox by an earlier version move to the core's."""
     from hub_xmeld.bestaetigungscode import move_legacy_outbox
-    from hub_xmeld.intake_check import warm_up
 
     if any(hub.config.adapter_type(n) == "xmeld" for n in hub.config.adapters):
-        warm_up()
         moved = move_legacy_outbox(hub)
         if moved:
             log.info("xmeld_outbox_moved", count=moved)

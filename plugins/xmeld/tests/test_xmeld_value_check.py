@@ -7,13 +7,14 @@ import copy
 import json
 import random
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
 
 import hub
-from hub.testing import as_record
-from hub_xmeld import anmeldung, intake_check, messages, value_check
+from hub.testing import as_record, hub_config
+from hub_xmeld import anmeldung, intake_check, messages, plugin, value_check
 
 EXAMPLE = Path(__file__).resolve().parents[3] / "examples" / "sample-record.json"
 
@@ -229,3 +230,19 @@ def test_long_values_are_not_held() -> None:
     pdf = "JVBERi0x" * 1000  # a Wohnungsgeberbestätigung's base64: checked, never kept
     assert memo(pdf) and memo(pdf)
     assert len(calls) == 2
+
+
+def test_the_datatypes_are_read_only_where_the_hub_takes_intake(tmp_path) -> None:
+    # A service runs only while the hub serves: a worker never reads the datatypes.
+    xmeld = {"type": "xmeld", "send_url": "http://127.0.0.1:9/send", "account": "psw:0"}
+    found: dict[str, list[str]] = {}
+    for name, adapters in (("with", {"xmeld": xmeld}), ("without", {})):
+        config = hub_config(
+            f"sqlite:///{tmp_path / name}.db", tmp_path / "out", "t" * 16, adapters=adapters
+        )
+        found[name] = []
+        plugin.register_services(
+            register=lambda n, service, dev_only=False, seen=found[name]: seen.append(n),
+            hub=SimpleNamespace(config=config),
+        )
+    assert found == {"with": ["xmeld_fast_check"], "without": []}
