@@ -166,7 +166,7 @@ class XMeldAdapter:
             content=base64.b64decode(built["xml"]),
             filename=f"{built['type']}-{built['uuid']}.xml",
         )
-        ctx.step("xmeld_sent", lambda: self._remember(record, built, message_id))
+        self._remember(record, built, message_id)
         return {
             "xta_message_id": message_id,
             "nachrichtenUUID": built["uuid"],
@@ -186,8 +186,17 @@ class XMeldAdapter:
         )
         return receipt
 
-    def _remember(self, record: hub.Record, built: dict[str, str], message_id: str) -> bool:
+    def _remember(self, record: hub.Record, built: dict[str, str], message_id: str) -> None:
+        """Note the sent message for its answers; a retry that finds it noted changes nothing
+        (one commit, where a step would take two)."""
         with self.hub.store.transaction() as conn:
+            noted = conn.execute(
+                select(tables.sent.c.nachrichten_uuid).where(
+                    tables.sent.c.nachrichten_uuid == built["uuid"]
+                )
+            ).first()
+            if noted is not None:
+                return
             conn.execute(
                 insert(tables.sent).values(
                     nachrichten_uuid=built["uuid"],
@@ -197,7 +206,6 @@ class XMeldAdapter:
                     sent_at=utcnow(),
                 )
             )
-        return True
 
     def check(self, ctx: hub.CheckContext) -> str:
         self.client.check_account_active()

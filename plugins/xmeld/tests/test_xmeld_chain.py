@@ -255,6 +255,42 @@ def test_the_code_survives_an_outage_and_a_crash_after_sending(chain, gateway) -
     assert statuses(live, rid).count("xmeld:code_sent") == 1  # reported once, not per attempt
 
 
+def test_a_crash_after_noting_the_sent_message_repeats_nothing(chain, gateway) -> None:
+    """Killed after the 1704 went out and was noted for its answers, before the outcome was
+    recorded: the retry sends nothing and notes nothing twice."""
+    from sqlalchemy import text
+
+    live, _ = chain
+    with live.client(TOKEN) as c:
+        rid = c.post("/v1/records", json=example()).json()["id"]
+        assert waits_for(live, rid, "meldebehoerde:continues")
+    noted = {u: r for u, r in _sent(live).items() if r == rid}
+    assert len(noted) == 1
+    with live.hub.store.transaction() as conn:
+        conn.execute(
+            text(
+                "UPDATE deliveries SET status = 'accepted' "
+                "WHERE record_id = :r AND adapter = 'xmeld' AND task = ''"
+            ),
+            {"r": rid},
+        )
+    before = len(gateway.messages)
+    live.dispatcher.wake()
+    assert wait_until(lambda: live.hub.store.get_record(rid).status.value == "delivered")
+    assert wait_until(
+        lambda: (
+            [
+                (d.status.value, d.attempts)
+                for d in live.hub.store.get_record(rid).deliveries
+                if d.adapter == "xmeld"
+            ]
+            == [("delivered", 2)]
+        )
+    )
+    assert len(gateway.messages) == before
+    assert {u: r for u, r in _sent(live).items() if r == rid} == noted
+
+
 def test_codes_waiting_in_the_old_outbox_move_to_the_hubs(chain, gateway) -> None:
     """A hub upgraded with a code still pending in ``xmeld_outbox`` sends it as a follow-up."""
     import base64
