@@ -295,9 +295,14 @@ def send_once(
     ``UnknownMessage`` means the earlier attempt never arrived, so it is sent now under the same
     MessageID. The attempt number is no guide: it starts again at 1 after ``hub retry``.
     """
-    resumed = ctx.done("xta_message_id")
-    message_id = ctx.step("xta_message_id", client.create_message_id)
-    if resumed:
+    created: list[str] = []  # filled only if the step runs now: otherwise an earlier attempt's
+
+    def create() -> str:
+        created.append(client.create_message_id())
+        return created[0]
+
+    message_id = ctx.step("xta_message_id", create)
+    if not created:
         try:
             client.transport_report(message_id)
             ctx.log.info("xta_already_sent")
