@@ -7,6 +7,8 @@ same run:
   SQLAlchemy on the same database, one after the other (one durable commit each);
 * intake   — ``hub serve --workers 0`` as a real process; concurrent HTTP clients POST records
   (unique Idempotency-Keys); accepted/s = records / wall time of the whole load;
+* CPU      — the CPU milliseconds per record of ``hub serve`` during the intake load, and of
+  ``hub worker`` from its first delivered record to the last (its start-up left out);
 * delivery — ``hub worker`` drains the accepted records through the file adapter (fsync per file,
   one directory fsync per batch); delivered/s = records / time until the store counts them all
   delivered;
@@ -203,6 +205,12 @@ def spawn(config: Path, *args: str, log: Path) -> subprocess.Popen:
     )
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (Linux: /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def stop(proc: subprocess.Popen) -> None:
     proc.send_signal(signal.SIGTERM)
     try:
@@ -316,12 +324,20 @@ def one_run(kind: str, records: int, concurrency: int, workers: int, mix: str) -
 
             serve = spawn(cfg, "serve", "--workers", "0", log=log)
             asyncio.run(wait_ready(port))
+            cpu = cpu_seconds(serve.pid)
             result["accepted_s"] = records / asyncio.run(load(port, records, concurrency))
+            result["serve_cpu_ms"] = 1000 * (cpu_seconds(serve.pid) - cpu) / records
             stop(serve)
 
             started = time.perf_counter()
             worker = spawn(cfg, "worker", log=log)
+            while not (first := delivered(store)):  # started up: count CPU from here
+                time.sleep(0.01)
+            cpu = cpu_seconds(worker.pid)
             result["delivered_s"] = records / wait_delivered(store, records, started)
+            result["worker_cpu_ms"] = (
+                1000 * (cpu_seconds(worker.pid) - cpu) / max(records - first, 1)
+            )
             stop(worker)
 
             serve = spawn(cfg, "serve", log=log)
@@ -338,6 +354,11 @@ def one_run(kind: str, records: int, concurrency: int, workers: int, mix: str) -
                 raise RuntimeError(f"{counts['dead_letter']} deliveries dead-lettered (see {log})")
             check_files(work / "outbox", 2 * records)  # every record also goes to the file adapter
             return result
+
+
+def figure(key: str, value: float) -> str:
+    """Rates as whole numbers, CPU milliseconds per record to two places."""
+    return f"{value:.2f}" if key.endswith("_ms") else f"{value:.0f}"
 
 
 def main() -> None:
@@ -371,7 +392,8 @@ def main() -> None:
         f"plugins={'blocked' if args.core_only else 'as installed'}",
         flush=True,
     )
-    keys = ("baseline_tx_s", "accepted_s", "delivered_s", "mixed_accepted_s", "mixed_end_to_end_s")
+    keys = ("baseline_tx_s", "accepted_s", "serve_cpu_ms", "delivered_s", "worker_cpu_ms",
+            "mixed_accepted_s", "mixed_end_to_end_s")  # fmt: skip
     print("| database | " + " | ".join(keys) + " | intake/baseline |")
     print("|---" * (len(keys) + 2) + "|")
     for kind in args.databases.split(","):
@@ -379,14 +401,15 @@ def main() -> None:
         for n in range(args.repeat):
             runs.append(one_run(kind, args.records, args.concurrency, args.workers, args.mix))
             print(
-                f"  {kind} run {n + 1}: " + ", ".join(f"{k}={v:.0f}" for k, v in runs[-1].items()),
+                f"  {kind} run {n + 1}: "
+                + ", ".join(f"{k}={figure(k, v)}" for k, v in runs[-1].items()),
                 file=sys.stderr,
                 flush=True,
             )
         med = {k: statistics.median(r[k] for r in runs) for k in keys}
         ratio = statistics.median(r["accepted_s"] / r["baseline_tx_s"] for r in runs)
         print(
-            f"| {kind} | " + " | ".join(f"{med[k]:.0f}" for k in keys) + f" | {ratio:.2f} |",
+            f"| {kind} | " + " | ".join(figure(k, med[k]) for k in keys) + f" | {ratio:.2f} |",
             flush=True,
         )
 

@@ -31,6 +31,7 @@ import threading
 import time
 from pathlib import Path
 
+from dispatch import cpu_seconds  # bench/dispatch.py: a hub process's CPU time
 from koffer_upload import (  # bench/koffer_upload.py: one koffer, the same endpoints
     CHUNK,
     HUB_URL,
@@ -44,12 +45,6 @@ from koffer_upload import (  # bench/koffer_upload.py: one koffer, the same endp
 )
 
 ARS = "051110000000"
-
-
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU time of a process so far."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def fleet(
