@@ -100,7 +100,9 @@ def _finish(figure: Figure, axes: Any, title: str, *, legend: bool) -> None:
         label.set_rotation(45)
         label.set_horizontalalignment("right")
     if legend:
-        axes.legend(fontsize=8, frameon=False)
+        # Beside the plot, not loc="best": stacked bars leave it no free corner, and searching
+        # for one takes matplotlib seconds on a busy CPU.
+        axes.legend(fontsize=8, frameon=False, loc="upper left", bbox_to_anchor=(1.0, 1.0))
     figure.tight_layout()
 
 
