@@ -101,8 +101,16 @@ def _finish(figure: Figure, axes: Any, title: str, *, legend: bool) -> None:
         label.set_horizontalalignment("right")
     if legend:
         # Beside the plot, not loc="best": stacked bars leave it no free corner, and searching
-        # for one takes matplotlib seconds on a busy CPU.
-        axes.legend(fontsize=8, frameon=False, loc="upper left", bbox_to_anchor=(1.0, 1.0))
+        # for one takes matplotlib seconds on a busy CPU. Top entry = top of the stack.
+        handles, labels = axes.get_legend_handles_labels()
+        axes.legend(
+            handles[::-1],
+            labels[::-1],
+            fontsize=8,
+            frameon=False,
+            loc="upper left",
+            bbox_to_anchor=(1.0, 1.0),
+        )
     figure.tight_layout()
 
 
