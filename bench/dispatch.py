@@ -101,11 +101,9 @@ def person(n: int) -> dict[str, str]:
             "date_of_birth": born.isoformat()}  # fmt: skip
 
 
-def body(n: int, mix: list[dict]) -> bytes:
-    """The n-th record of ``mix``: Anmeldungen with the names and dates of their own."""
-    record = mix[n % len(mix)]
-    if n % len(mix) not in VARIED:
-        return BODIES[n % len(BODIES)]
+def named(record: dict, n: int) -> dict:
+    """A copy of the Anmeldung ``record`` whose applicant, partner and children are the n-th
+    record's own people."""
     record = copy.deepcopy(record)
     record["applicant"].update(person(3 * n))
     payload = record["payload"]
@@ -113,7 +111,14 @@ def body(n: int, mix: list[dict]) -> bytes:
         payload["partner"].update(person(3 * n + 1))
     for child in payload.get("children", []):
         child.update(person(3 * n + 2))
-    return json.dumps(record).encode()
+    return record
+
+
+def body(n: int, mix: list[dict]) -> bytes:
+    """The n-th record of ``mix``: Anmeldungen with the names and dates of their own."""
+    if n % len(mix) not in VARIED:
+        return BODIES[n % len(BODIES)]
+    return json.dumps(named(mix[n % len(mix)], n)).encode()
 
 
 def free_port() -> int:

@@ -3,7 +3,7 @@ record costs between arrival and commit — validation, routing, payload schema,
 the XMeld intake check — for the sample Anmeldung routed to the xmeld adapter, the way
 ``hub serve`` prepares it. No HTTP, no commit: the part the plugins add.
 
-Each Anmeldung carries names and a birth date of its own (``dispatch.person``). In the same run,
+Each Anmeldung carries names and birth dates of its own (``dispatch.named``). In the same run,
 whole passes over the same records, medians over ``--runs``:
 
 - **compiled**: what the hub does now — payload schemas checked by jsonschema-rs, the XMeld
@@ -24,7 +24,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from dispatch import person  # bench/dispatch.py: names and birth dates per Anmeldung
+from dispatch import named  # bench/dispatch.py: an Anmeldung's own people per record
 
 import hub
 from hub.testing import Hub, hub_config
@@ -68,14 +68,7 @@ def main() -> None:
     h = Hub(config)
     h.start(intake_thread=False)
     sample = json.loads((ROOT / "examples" / "sample-record.json").read_text())
-    subs = []
-    for n in range(args.records):
-        data = json.loads(json.dumps(sample))
-        data["applicant"].update(person(3 * n))
-        data["payload"]["partner"].update(person(3 * n + 1))
-        for child in data["payload"]["children"]:
-            child.update(person(3 * n + 2))
-        subs.append(hub.Submission.model_validate(data))
+    subs = [hub.Submission.model_validate(named(sample, n)) for n in range(args.records)]
     directory = xmeld_schemas.load().directory
     fast_path = value_check.load(directory)
     one_pass(h, subs[:50])  # warm: schemas compiled, catalogue loaded, the shape known

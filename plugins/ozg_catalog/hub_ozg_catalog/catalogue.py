@@ -219,9 +219,6 @@ class Catalogue:
     def search(self, query: str, limit: int = 10) -> list[Hit]:
         return self.snapshot().index.search(query, limit)
 
-    def offline_authorities(self, key: str, ars: str) -> list[dict[str, Any]]:
-        return self.snapshot().authorities.get((key, ars), [])
-
     def competent_authority(self, key: str, place: Ars) -> tuple[dict[str, Any], str] | None:
         """The imported authority with role 01 (zuständige Stelle) for ``key`` at ``place`` or
         the nearest level above it, and that level's ARS; None where none was imported."""

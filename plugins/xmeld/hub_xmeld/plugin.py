@@ -111,13 +111,18 @@ def register_commands(cli: click.Group) -> None:
             raise SystemExit(1)
 
 
+def _xmeld_configured(h: Any) -> bool:
+    """Whether any adapter instance of type xmeld is configured."""
+    return any(h.config.adapter_type(n) == "xmeld" for n in h.config.adapters)
+
+
 @hub.hookimpl
 def register_services(register: Any, hub: Any) -> None:
     """With an xmeld adapter: the intake check's fast path reads the Anmeldung's datatypes
     while the hub serves (a worker takes no intake and never needs them). Development
     (``[plugins.xmeld.simulator]``): the XTA gateway simulator with its Meldebehörden, inside
     the hub."""
-    if any(hub.config.adapter_type(n) == "xmeld" for n in hub.config.adapters):
+    if _xmeld_configured(hub):
         from hub_xmeld.intake_check import WarmUp
 
         register("xmeld_fast_check", WarmUp())
@@ -215,7 +220,7 @@ def hub_startup(hub: Any) -> None:
     """Codes queued in the plugin's own outbox by an earlier version move to the core's."""
     from hub_xmeld.bestaetigungscode import move_legacy_outbox
 
-    if any(hub.config.adapter_type(n) == "xmeld" for n in hub.config.adapters):
+    if _xmeld_configured(hub):
         moved = move_legacy_outbox(hub)
         if moved:
             log.info("xmeld_outbox_moved", count=moved)
